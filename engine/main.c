@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT */
+/* placeholder until the command dispatcher lands in this same change */
+int main(void);
+
+int main(void)
+{
+    return 0;
+}
