@@ -59,6 +59,7 @@ void scenario_free(struct scenario *sc)
         free(*s);
     }
     free(sc->connectors);
+    free(sc->groups);
     free(sc->sessions);
     free(sc->dr_events);
     free(sc);
@@ -84,6 +85,7 @@ struct scenario *scenario_clone(const struct scenario *sc)
         *dst = scenario_dup(*dst, (size_t)sc->steps, sizeof(double));
     }
     c->connectors = scenario_dup(sc->connectors, (size_t)sc->n_connectors, sizeof(*sc->connectors));
+    c->groups = scenario_dup(sc->groups, (size_t)sc->n_groups, sizeof(*sc->groups));
     c->sessions = scenario_dup(sc->sessions, (size_t)sc->n_sessions, sizeof(*sc->sessions));
     c->dr_events = scenario_dup(sc->dr_events, (size_t)sc->n_dr_events, sizeof(*sc->dr_events));
     return c;
@@ -106,7 +108,16 @@ static void *scenario_grow(void *p, int old_n, int n, size_t size)
 void scenario_set_connectors(struct scenario *sc, int n)
 {
     sc->connectors = scenario_grow(sc->connectors, sc->n_connectors, n, sizeof(*sc->connectors));
+    for (int i = sc->n_connectors; i < n; i++) {
+        sc->connectors[i].group = -1;
+    }
     sc->n_connectors = n;
+}
+
+void scenario_set_groups(struct scenario *sc, int n)
+{
+    sc->groups = scenario_grow(sc->groups, sc->n_groups, n, sizeof(*sc->groups));
+    sc->n_groups = n;
 }
 
 void scenario_set_sessions(struct scenario *sc, int n)
@@ -155,8 +166,7 @@ int scenario_dr_at(const struct scenario *sc, int t, double *cap_kw, double *flo
 }
 
 /* Range rule for one number; name is the JSON path. */
-static int scenario_check(struct error_detail *ed, const char *name, double v, double lo,
-                          double hi)
+static int scenario_check(struct error_detail *ed, const char *name, double v, double lo, double hi)
 {
     if (!isfinite(v)) {
         return error_setf(ed, ERROR_INVALID, "%s: %g: must be a finite number", name, v);
@@ -214,7 +224,9 @@ static int scenario_check_ess(const struct scenario_ess *e, struct error_detail 
         {"ess.discharge_max_kw", e->discharge_max_kw, 0, SCENARIO_POWER_MAX_KW},
         {"ess.charge_efficiency", e->charge_efficiency, 1e-9, 1},
         {"ess.discharge_efficiency", e->discharge_efficiency, 1e-9, 1},
-        {"ess.throughput_cost_cny_per_kwh", e->throughput_cost_cny_per_kwh, 0,
+        {"ess.throughput_cost_cny_per_kwh",
+         e->throughput_cost_cny_per_kwh,
+         0,
          SCENARIO_PRICE_MAX_CNY},
     };
 
@@ -227,12 +239,19 @@ static int scenario_check_ess(const struct scenario_ess *e, struct error_detail 
         }
     }
     if (e->soc_min > e->soc_max) {
-        return error_setf(ed, ERROR_INVALID, "ess.soc_min: %g: must not exceed soc_max %g",
-                          e->soc_min, e->soc_max);
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "ess.soc_min: %g: must not exceed soc_max %g",
+                          e->soc_min,
+                          e->soc_max);
     }
     if (e->soc_initial < e->soc_min || e->soc_initial > e->soc_max || !isfinite(e->soc_initial)) {
-        return error_setf(ed, ERROR_INVALID, "ess.soc_initial: %g: must be in [soc_min %g, soc_max %g]",
-                          e->soc_initial, e->soc_min, e->soc_max);
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "ess.soc_initial: %g: must be in [soc_min %g, soc_max %g]",
+                          e->soc_initial,
+                          e->soc_min,
+                          e->soc_max);
     }
     return ERROR_OK;
 }
@@ -245,17 +264,29 @@ static int scenario_check_sessions(const struct scenario *sc, struct error_detai
         const struct scenario_session *s = &sc->sessions[i];
 
         if (s->connector < 0 || s->connector >= sc->n_connectors) {
-            return error_setf(ed, ERROR_INVALID, "sessions[%d].connector: index %d: no such connector",
-                              i, s->connector);
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "sessions[%d].connector: index %d: no such connector",
+                              i,
+                              s->connector);
         }
         if (s->arrival_step < 0 || s->arrival_step >= sc->steps) {
-            return error_setf(ed, ERROR_INVALID, "sessions[%d].arrival_step: %d: must be in [0, %d]",
-                              i, s->arrival_step, sc->steps - 1);
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "sessions[%d].arrival_step: %d: must be in [0, %d]",
+                              i,
+                              s->arrival_step,
+                              sc->steps - 1);
         }
         if (s->departure_step <= s->arrival_step || s->departure_step > sc->steps) {
-            return error_setf(ed, ERROR_INVALID,
+            return error_setf(ed,
+                              ERROR_INVALID,
                               "sessions[%d].departure_step: %d: must be after arrival_step %d and "
-                              "at most steps %d", i, s->departure_step, s->arrival_step, sc->steps);
+                              "at most steps %d",
+                              i,
+                              s->departure_step,
+                              s->arrival_step,
+                              sc->steps);
         }
         snprintf(name, sizeof(name), "sessions[%d].energy_kwh", i);
         if (scenario_check(ed, name, s->energy_kwh, 0, SCENARIO_ENERGY_MAX_KWH)) {
@@ -269,16 +300,26 @@ static int scenario_check_sessions(const struct scenario *sc, struct error_detai
             const struct scenario_session *o = &sc->sessions[j];
 
             if (strcmp(o->id, s->id) == 0) {
-                return error_setf(ed, ERROR_INVALID, "sessions[%d].id: \"%s\": duplicates sessions[%d]",
-                                  i, s->id, j);
+                return error_setf(ed,
+                                  ERROR_INVALID,
+                                  "sessions[%d].id: \"%s\": duplicates sessions[%d]",
+                                  i,
+                                  s->id,
+                                  j);
             }
             if (o->connector == s->connector && s->arrival_step < o->departure_step &&
                 o->arrival_step < s->departure_step) {
-                return error_setf(ed, ERROR_INVALID,
+                return error_setf(ed,
+                                  ERROR_INVALID,
                                   "sessions[%d]: steps %d..%d on connector \"%s\" overlap "
                                   "sessions[%d] (\"%s\", steps %d..%d): one car per connector",
-                                  i, s->arrival_step, s->departure_step - 1,
-                                  sc->connectors[s->connector].id, j, o->id, o->arrival_step,
+                                  i,
+                                  s->arrival_step,
+                                  s->departure_step - 1,
+                                  sc->connectors[s->connector].id,
+                                  j,
+                                  o->id,
+                                  o->arrival_step,
                                   o->departure_step - 1);
             }
         }
@@ -294,17 +335,29 @@ static int scenario_check_events(const struct scenario *sc, struct error_detail 
         const struct scenario_dr_event *ev = &sc->dr_events[i];
 
         if (ev->type != SCENARIO_DR_IMPORT_CAP && ev->type != SCENARIO_DR_IMPORT_FLOOR) {
-            return error_setf(ed, ERROR_INVALID, "dr_events[%d].type: %d: unknown type", i,
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "dr_events[%d].type: %d: unknown type",
+                              i,
                               (int)ev->type);
         }
         if (ev->start_step < 0 || ev->start_step >= sc->steps) {
-            return error_setf(ed, ERROR_INVALID, "dr_events[%d].start_step: %d: must be in [0, %d]",
-                              i, ev->start_step, sc->steps - 1);
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "dr_events[%d].start_step: %d: must be in [0, %d]",
+                              i,
+                              ev->start_step,
+                              sc->steps - 1);
         }
         if (ev->end_step <= ev->start_step || ev->end_step > sc->steps) {
-            return error_setf(ed, ERROR_INVALID,
+            return error_setf(ed,
+                              ERROR_INVALID,
                               "dr_events[%d].end_step: %d: must be after start_step %d and at "
-                              "most steps %d", i, ev->end_step, ev->start_step, sc->steps);
+                              "most steps %d",
+                              i,
+                              ev->end_step,
+                              ev->start_step,
+                              sc->steps);
         }
         snprintf(name, sizeof(name), "dr_events[%d].limit_kw", i);
         if (scenario_check(ed, name, ev->limit_kw, 0, SCENARIO_POWER_MAX_KW)) {
@@ -312,8 +365,12 @@ static int scenario_check_events(const struct scenario *sc, struct error_detail 
         }
         for (int j = 0; j < i; j++) {
             if (strcmp(sc->dr_events[j].id, ev->id) == 0) {
-                return error_setf(ed, ERROR_INVALID, "dr_events[%d].id: \"%s\": duplicates dr_events[%d]",
-                                  i, ev->id, j);
+                return error_setf(ed,
+                                  ERROR_INVALID,
+                                  "dr_events[%d].id: \"%s\": duplicates dr_events[%d]",
+                                  i,
+                                  ev->id,
+                                  j);
             }
         }
     }
@@ -323,6 +380,7 @@ static int scenario_check_events(const struct scenario *sc, struct error_detail 
 static int scenario_check_scalars(const struct scenario *sc, struct error_detail *ed)
 {
     const struct scenario_penalties *p = &sc->penalties;
+
     const struct {
         const char *name;
         double v;
@@ -330,27 +388,63 @@ static int scenario_check_scalars(const struct scenario *sc, struct error_detail
         double hi;
     } rule[] = {
         {"grid.demand_charge_cny_per_kw", sc->demand_charge_cny_per_kw, 0, SCENARIO_PRICE_MAX_CNY},
+        {"grid.demand_peak_floor_kw", sc->demand_peak_floor_kw, 0, SCENARIO_POWER_MAX_KW},
         {"penalties.grid_limit_cny_per_kwh", p->grid_limit_cny_per_kwh, 0, SCENARIO_PRICE_MAX_CNY},
         {"penalties.dr_cny_per_kwh", p->dr_cny_per_kwh, 0, SCENARIO_PRICE_MAX_CNY},
         {"penalties.reserve_cny_per_kwh", p->reserve_cny_per_kwh, 0, SCENARIO_PRICE_MAX_CNY},
-        {"penalties.unmet_energy_cny_per_kwh", p->unmet_energy_cny_per_kwh, 0, SCENARIO_PRICE_MAX_CNY},
+        {"penalties.unmet_energy_cny_per_kwh",
+         p->unmet_energy_cny_per_kwh,
+         0,
+         SCENARIO_PRICE_MAX_CNY},
         {"penalties.soc_final_cny_per_kwh", p->soc_final_cny_per_kwh, 0, SCENARIO_PRICE_MAX_CNY},
     };
 
     if (sc->step_minutes < 1 || sc->step_minutes > 60) {
-        return error_setf(ed, ERROR_INVALID, "step_minutes: %d: must be in [1, 60]", sc->step_minutes);
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "step_minutes: %d: must be in [1, 60]",
+                          sc->step_minutes);
     }
     if (sc->steps < 1 || sc->steps > SCENARIO_STEPS_MAX) {
-        return error_setf(ed, ERROR_INVALID, "steps: %d: must be in [1, %d]", sc->steps,
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "steps: %d: must be in [1, %d]",
+                          sc->steps,
                           SCENARIO_STEPS_MAX);
     }
     if (sc->flexibility_steps < 0 || sc->flexibility_steps > sc->steps) {
-        return error_setf(ed, ERROR_INVALID, "flexibility_steps: %d: must be in [0, steps %d]",
-                          sc->flexibility_steps, sc->steps);
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "flexibility_steps: %d: must be in [0, steps %d]",
+                          sc->flexibility_steps,
+                          sc->steps);
     }
     for (int i = 0; i < (int)(sizeof(rule) / sizeof(rule[0])); i++) {
         if (scenario_check(ed, rule[i].name, rule[i].v, rule[i].lo, rule[i].hi)) {
             return ERROR_INVALID;
+        }
+    }
+    return ERROR_OK;
+}
+
+static int scenario_check_groups(const struct scenario *sc, struct error_detail *ed)
+{
+    char name[96];
+
+    for (int i = 0; i < sc->n_groups; i++) {
+        snprintf(name, sizeof(name), "chargers[%d].max_kw", i);
+        if (scenario_check(ed, name, sc->groups[i].max_kw, 0, SCENARIO_POWER_MAX_KW)) {
+            return ERROR_INVALID;
+        }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(sc->groups[j].id, sc->groups[i].id) == 0) {
+                return error_setf(ed,
+                                  ERROR_INVALID,
+                                  "chargers[%d].id: \"%s\": duplicates chargers[%d]",
+                                  i,
+                                  sc->groups[i].id,
+                                  j);
+            }
         }
     }
     return ERROR_OK;
@@ -366,15 +460,29 @@ int scenario_validate(const struct scenario *sc, struct error_detail *ed)
     if (sc->has_ess && scenario_check_ess(&sc->ess, ed)) {
         return ERROR_INVALID;
     }
+    if (scenario_check_groups(sc, ed)) {
+        return ERROR_INVALID;
+    }
     for (int i = 0; i < sc->n_connectors; i++) {
         snprintf(name, sizeof(name), "connectors[%d].max_kw", i);
         if (scenario_check(ed, name, sc->connectors[i].max_kw, 0, SCENARIO_POWER_MAX_KW)) {
             return ERROR_INVALID;
         }
+        if (sc->connectors[i].group < -1 || sc->connectors[i].group >= sc->n_groups) {
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "connectors[%d].group: index %d: no such charger",
+                              i,
+                              sc->connectors[i].group);
+        }
         for (int j = 0; j < i; j++) {
             if (strcmp(sc->connectors[j].id, sc->connectors[i].id) == 0) {
-                return error_setf(ed, ERROR_INVALID, "connectors[%d].id: \"%s\": duplicates connectors[%d]",
-                                  i, sc->connectors[i].id, j);
+                return error_setf(ed,
+                                  ERROR_INVALID,
+                                  "connectors[%d].id: \"%s\": duplicates connectors[%d]",
+                                  i,
+                                  sc->connectors[i].id,
+                                  j);
             }
         }
     }

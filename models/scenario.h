@@ -14,14 +14,14 @@
 
 #include "../common/error.h"
 
-#define SCENARIO_ID_MAX 64
-#define SCENARIO_STEPS_MAX 2880    /* 30 days at 15 min, or 2 days at 1 min */
-#define SCENARIO_SESSIONS_MAX 5000
+#define SCENARIO_ID_MAX         64
+#define SCENARIO_STEPS_MAX      2880 /* 30 days at 15 min, or 2 days at 1 min */
+#define SCENARIO_SESSIONS_MAX   5000
 #define SCENARIO_CONNECTORS_MAX 1000
-#define SCENARIO_DR_EVENTS_MAX 1000
-#define SCENARIO_POWER_MAX_KW 1e6  /* 1 GW: anything above is a unit error */
+#define SCENARIO_DR_EVENTS_MAX  1000
+#define SCENARIO_POWER_MAX_KW   1e6 /* 1 GW: anything above is a unit error */
 #define SCENARIO_ENERGY_MAX_KWH 1e7
-#define SCENARIO_PRICE_MAX_CNY 1e4 /* per kWh or per kW; bounds typos, not markets */
+#define SCENARIO_PRICE_MAX_CNY  1e4 /* per kWh or per kW; bounds typos, not markets */
 
 struct scenario_ess {
     double capacity_kwh;
@@ -32,12 +32,20 @@ struct scenario_ess {
     double soc_final_target; /* soft floor on the energy at the end of the horizon */
     double charge_max_kw;
     double discharge_max_kw;
-    double charge_efficiency;    /* (0, 1]: kWh stored per kWh drawn */
-    double discharge_efficiency; /* (0, 1]: kWh delivered per kWh taken out */
+    double charge_efficiency;           /* (0, 1]: kWh stored per kWh drawn */
+    double discharge_efficiency;        /* (0, 1]: kWh delivered per kWh taken out */
     double throughput_cost_cny_per_kwh; /* wear, charged on charge + discharge */
 };
 
 struct scenario_connector {
+    char id[SCENARIO_ID_MAX];
+    double max_kw;
+    int group; /* index into scenario.groups, or -1: not in a shared cabinet */
+};
+
+/* A charger cabinet whose connectors share its power: at every step the
+ * sessions on its connectors draw at most max_kw together. */
+struct scenario_group {
     char id[SCENARIO_ID_MAX];
     double max_kw;
 };
@@ -76,18 +84,20 @@ struct scenario_penalties {
 /* Defaults used when a scenario does not set penalties; ordered so that the
  * connection limit outranks DR, DR the reserve, the reserve a car's energy. */
 #define SCENARIO_PENALTY_GRID_LIMIT 20.0
-#define SCENARIO_PENALTY_DR 10.0
-#define SCENARIO_PENALTY_RESERVE 5.0
-#define SCENARIO_PENALTY_UNMET 3.0
-#define SCENARIO_PENALTY_SOC_FINAL 2.0
+#define SCENARIO_PENALTY_DR         10.0
+#define SCENARIO_PENALTY_RESERVE    5.0
+#define SCENARIO_PENALTY_UNMET      3.0
+#define SCENARIO_PENALTY_SOC_FINAL  2.0
 
 struct scenario {
     int step_minutes; /* 1..60 */
     int steps;        /* 1..SCENARIO_STEPS_MAX */
 
-    double *import_limit_kw; /* [steps] connection (transformer) import limit */
-    double *export_limit_kw; /* [steps] export limit, 0 = no export */
+    double *import_limit_kw;         /* [steps] connection (transformer) import limit */
+    double *export_limit_kw;         /* [steps] export limit, 0 = no export */
     double demand_charge_cny_per_kw; /* on the horizon's peak import; 0 = none */
+    double demand_peak_floor_kw;     /* peak already reached (e.g. this month): the
+                                        charge applies to max(floor, peak import) */
 
     double *buy_cny_per_kwh;  /* [steps] */
     double *sell_cny_per_kwh; /* [steps] */
@@ -99,6 +109,8 @@ struct scenario {
 
     int n_connectors;
     struct scenario_connector *connectors;
+    int n_groups;
+    struct scenario_group *groups;
     int n_sessions;
     struct scenario_session *sessions;
     int n_dr_events;
@@ -125,6 +137,10 @@ double scenario_step_hours(const struct scenario *sc);
 void scenario_set_connectors(struct scenario *sc, int n);
 void scenario_set_sessions(struct scenario *sc, int n);
 void scenario_set_dr_events(struct scenario *sc, int n);
+
+/* Resize the groups array; new connectors get group -1 from
+ * scenario_set_connectors, new groups are zeroed. */
+void scenario_set_groups(struct scenario *sc, int n);
 
 /* Index of the connector with this id, or -1. */
 int scenario_find_connector(const struct scenario *sc, const char *id);

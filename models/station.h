@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * station.h - the station as built: location, grid connection, PV arrays,
+ * battery, chargers and their connectors, parking, base load, tariff, the
+ * community sharing windows and the penalty prices the optimiser uses.
+ * Read from config/ulanhada.json by config/station_file.c; the engine turns
+ * it plus live state and forecasts into a struct scenario.
+ *
+ * Pure data and arithmetic, no I/O. Arrays are inline with fixed capacity so
+ * a station can be copied with `=`. Units are in the names; local times are
+ * minutes after local midnight (UTC+08:00); azimuths are compass bearings
+ * (0 = north, 90 = east, 180 = south), as in models/solar.h.
+ */
+#ifndef FLEXD_MODELS_STATION_H
+#define FLEXD_MODELS_STATION_H
+
+#include "../common/error.h"
+#include "scenario.h"
+#include "tariff.h"
+
+#define STATION_ID_MAX              64
+#define STATION_NAME_MAX            128
+#define STATION_TZ_MAX              48
+#define STATION_TIMEZONE            "Asia/Shanghai" /* the only zone clock.h converts to */
+#define STATION_PV_ARRAYS_MAX       16
+#define STATION_CHARGERS_MAX        32
+#define STATION_CONNECTORS_MAX      12   /* per charger: split cabinets drive up to ~12 terminals */
+#define STATION_AC_CONNECTOR_MAX_KW 44.0 /* GB/T 20234.2 AC coupler: 63 A x 3 x 230 V = 43.5 kW */
+#define STATION_SPACES_MAX          100000
+
+struct station_location {
+    double lat_deg;                /* -90..90, north positive */
+    double lon_deg;                /* -180..180, east positive */
+    double altitude_m;             /* -500..9000 */
+    char timezone[STATION_TZ_MAX]; /* must be STATION_TIMEZONE */
+};
+
+struct station_grid {
+    double transformer_kva; /* rating of the station's 10 kV / 0.4 kV transformer */
+    double import_limit_kw; /* contracted / protection import limit, <= transformer_kva */
+    double export_limit_kw; /* agreed feed-in limit, 0 = no export */
+};
+
+struct station_pv_array {
+    char id[STATION_ID_MAX];
+    double peak_kwp;         /* DC nameplate at STC */
+    double tilt_deg;         /* 0 = horizontal .. 90 = vertical */
+    double azimuth_deg;      /* compass bearing the modules face, 180 = south; [0, 360) */
+    double inverter_ac_kw;   /* AC rating; output is clipped here */
+    double temp_coeff_per_c; /* power temperature coefficient, 1/K, e.g. -0.0035 */
+    double losses;           /* DC losses 0..1 (soiling, wiring, mismatch, snow) */
+};
+
+struct station_ess {
+    double capacity_kwh;
+    double charge_max_kw;
+    double discharge_max_kw;
+    double charge_efficiency;           /* (0, 1] */
+    double discharge_efficiency;        /* (0, 1] */
+    double soc_min;                     /* hard floor, 0..1 */
+    double soc_max;                     /* hard ceiling, 0..1 */
+    double reserve_soc;                 /* soft floor kept for the community (emergency power) */
+    double soc_final_target;            /* soft floor at the end of each planning horizon */
+    double throughput_cost_cny_per_kwh; /* wear, on charge + discharge */
+};
+
+enum station_charger_type {
+    STATION_CHARGER_DC = 0,
+    STATION_CHARGER_AC = 1,
+};
+
+/* "dc", "ac", NULL: the names used in files. */
+extern const char *const station_charger_type_names[3];
+
+struct station_connector {
+    char id[STATION_ID_MAX]; /* unique in the station; the scenario's connector id */
+    double max_kw;
+};
+
+/* A charger cabinet: its connectors share the cabinet's power. */
+struct station_charger {
+    char id[STATION_ID_MAX];
+    enum station_charger_type type;
+    double max_kw; /* cabinet limit: max connector <= max_kw <= sum of connectors */
+    int n_connectors;
+    struct station_connector connectors[STATION_CONNECTORS_MAX];
+};
+
+struct station_parking {
+    int spaces;
+    int ev_spaces;         /* spaces with a connector in reach: >= the number of connectors */
+    int accessible_spaces; /* barrier-free spaces */
+};
+
+/* A daily local time window [start, end); end <= start wraps past midnight,
+ * 00:00-24:00 is the whole day. */
+struct station_window {
+    int start_min; /* 0..1439 */
+    int end_min;   /* 0..1440 */
+};
+
+struct station_base_load {
+    double amenity_day_kw; /* rest area, toilets, shop: inside sharing.amenities */
+    double night_kw;       /* standby outside sharing.amenities */
+    double lighting_kw;    /* car-park lighting, added inside lighting */
+    struct station_window lighting;
+};
+
+/* The community sharing windows of the planning document (section 4). */
+struct station_sharing {
+    struct station_window charging;  /* community EVs may charge: 24 h */
+    struct station_window parking;   /* spaces shared for night parking: 22:00-08:00 */
+    struct station_window amenities; /* rest area and toilets open: 08:00-22:00 */
+};
+
+struct station {
+    char id[STATION_ID_MAX];
+    char name[STATION_NAME_MAX];
+    struct station_location location;
+    struct station_grid grid;
+    int n_pv_arrays;
+    struct station_pv_array pv_arrays[STATION_PV_ARRAYS_MAX];
+    int has_ess;
+    struct station_ess ess;
+    int n_chargers;
+    struct station_charger chargers[STATION_CHARGERS_MAX];
+    struct station_parking parking;
+    struct station_base_load base_load;
+    struct station_sharing sharing;
+    struct tariff tariff;
+    struct scenario_penalties penalties;
+};
+
+/* A zeroed station (no PV, no battery, no chargers); free with station_free. */
+struct station *station_new(void);
+
+void station_free(struct station *st);
+
+/* Check every value and cross-field rule (ranges, unique ids, connector vs
+ * cabinet power, import limit vs transformer, soc window, parking spaces,
+ * tariff_validate()). ERROR_OK or ERROR_INVALID with ed holding
+ * "json.path: value: rule" in the station file's names. */
+int station_validate(const struct station *st, struct error_detail *ed);
+
+/* 1 if local minute m (0..1439) is inside w. */
+int station_window_contains(const struct station_window *w, int minute);
+
+/* Base load at local minute m: amenity_day_kw inside sharing.amenities,
+ * else night_kw, plus lighting_kw inside base_load.lighting. */
+double station_base_load_kw(const struct station *st, int minute);
+
+/* Total connectors over all chargers. */
+int station_connector_count(const struct station *st);
+
+/* The connector with this id (and its charger in *charger if not NULL), or NULL. */
+const struct station_connector *station_find_connector(const struct station *st,
+                                                       const char *id,
+                                                       const struct station_charger **charger);
+
+/* Sum of peak_kwp over the PV arrays. */
+double station_pv_kwp(const struct station *st);
+
+#endif
