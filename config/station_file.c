@@ -54,6 +54,13 @@ static const struct jsonfields_field sf_grid[] = {
                         SCENARIO_POWER_MAX_KW,
                         0,
                         0),
+    JSONFIELDS_F_NUMBER("demand_target_kw",
+                        struct station_grid,
+                        demand_target_kw,
+                        0,
+                        SCENARIO_POWER_MAX_KW,
+                        0,
+                        0),
     JSONFIELDS_F_END,
 };
 
@@ -280,6 +287,19 @@ static const struct jsonfields_field sf_penalties[] = {
     JSONFIELDS_F_END,
 };
 
+/* Default margin: about one standard deviation of declared minus true
+ * departure seen in charging-session data (docs/configuration.md). */
+static const struct jsonfields_field sf_control[] = {
+    JSONFIELDS_F_INT("departure_margin_min",
+                     struct station_control,
+                     departure_margin_min,
+                     0,
+                     240,
+                     0,
+                     30),
+    JSONFIELDS_F_END,
+};
+
 static const struct jsonfields_field sf_root[] = {
     JSONFIELDS_F_STRING("id", struct station, id, 1, SF_REQ, NULL),
     JSONFIELDS_F_STRING("name", struct station, name, 1, SF_REQ, NULL),
@@ -309,6 +329,7 @@ static const struct jsonfields_field sf_root[] = {
     JSONFIELDS_F_OBJECT("sharing", struct station, sharing, sf_sharing, 0),
     JSONFIELDS_F_OBJECT("tariff", struct station, tariff, sf_tariff, SF_REQ),
     JSONFIELDS_F_OBJECT("penalties", struct station, penalties, sf_penalties, 0),
+    JSONFIELDS_F_OBJECT("control", struct station, control, sf_control, 0),
     JSONFIELDS_F_END,
 };
 

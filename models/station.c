@@ -112,6 +112,7 @@ static int st_check_site(const struct station *st, struct error_detail *ed)
         {"grid.transformer_kva", g->transformer_kva, 0, ST_KW_MAX, 1},
         {"grid.import_limit_kw", g->import_limit_kw, 0, ST_KW_MAX, 0},
         {"grid.export_limit_kw", g->export_limit_kw, 0, ST_KW_MAX, 0},
+        {"grid.demand_target_kw", g->demand_target_kw, 0, ST_KW_MAX, 0},
     };
 
     if (st_check_id(ed, "id", st->id, sizeof(st->id)) ||
@@ -142,6 +143,13 @@ static int st_check_site(const struct station *st, struct error_detail *ed)
                           "grid.export_limit_kw: %g: must not exceed transformer_kva %g",
                           g->export_limit_kw,
                           g->transformer_kva);
+    }
+    if (g->demand_target_kw > g->import_limit_kw) {
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "grid.demand_target_kw: %g: must not exceed import_limit_kw %g",
+                          g->demand_target_kw,
+                          g->import_limit_kw);
     }
     return ERROR_OK;
 }

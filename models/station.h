@@ -36,9 +36,12 @@ struct station_location {
 };
 
 struct station_grid {
-    double transformer_kva; /* rating of the station's 10 kV / 0.4 kV transformer */
-    double import_limit_kw; /* contracted / protection import limit, <= transformer_kva */
-    double export_limit_kw; /* agreed feed-in limit, 0 = no export */
+    double transformer_kva;  /* rating of the station's 10 kV / 0.4 kV transformer */
+    double import_limit_kw;  /* contracted / protection import limit, <= transformer_kva */
+    double export_limit_kw;  /* agreed feed-in limit, 0 = no export */
+    double demand_target_kw; /* monthly billed demand the operator budgets for:
+                              * the planner treats import up to it as free of
+                              * demand charge; 0 = the month's peak so far */
 };
 
 struct station_pv_array {
@@ -113,6 +116,13 @@ struct station_sharing {
     struct station_window amenities; /* rest area and toilets open: 08:00-22:00 */
 };
 
+/* How the engine drives the station (engine/controller.h). */
+struct station_control {
+    /* plan each plugged-in car to be served this many minutes before its
+     * declared departure: drivers' declared times are optimistic */
+    int departure_margin_min;
+};
+
 struct station {
     char id[STATION_ID_MAX];
     char name[STATION_NAME_MAX];
@@ -129,6 +139,7 @@ struct station {
     struct station_sharing sharing;
     struct tariff tariff;
     struct scenario_penalties penalties;
+    struct station_control control;
 };
 
 /* A zeroed station (no PV, no battery, no chargers); free with station_free. */

@@ -131,7 +131,10 @@ static void test_shipped(void)
     CHECK(st->tariff.n_seasons == 2);
     CHECK_NEAR(tariff_buy_at(&st->tariff, clock_from_local(2027, 7, 17, 19, 0, 0)), 0.7328, 1e-12);
     CHECK_NEAR(tariff_buy_at(&st->tariff, clock_from_local(2027, 1, 17, 19, 0, 0)), 0.644, 1e-12);
-    CHECK_NEAR(st->penalties.grid_limit_cny_per_kwh, SCENARIO_PENALTY_GRID_LIMIT, 0);
+    CHECK_NEAR(st->penalties.grid_limit_cny_per_kwh, 100, 0);
+    CHECK_NEAR(st->penalties.reserve_cny_per_kwh, SCENARIO_PENALTY_RESERVE, 0); /* default */
+    CHECK(st->control.departure_margin_min == 30);
+    CHECK_NEAR(st->grid.demand_target_kw, 0, 0); /* default: no budgeted peak */
     CHECK_NEAR(station_base_load_kw(st, 12 * 60), 25, 0);    /* amenities open */
     CHECK_NEAR(station_base_load_kw(st, 20 * 60), 33, 0);    /* open + lighting */
     CHECK_NEAR(station_base_load_kw(st, 23 * 60), 14, 0);    /* night + lighting */
@@ -309,6 +312,21 @@ static void test_rules(void)
             "'export_limit_kw': 801",
             ERROR_INVALID,
             "grid.export_limit_kw: 801: must not exceed transformer_kva 800",
+            NULL);
+    sft_bad("'export_limit_kw': 200",
+            "'export_limit_kw': 200, 'demand_target_kw': 721",
+            ERROR_INVALID,
+            "grid.demand_target_kw: 721: must not exceed import_limit_kw 720",
+            NULL);
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 241",
+            ERROR_INVALID,
+            "control.departure_margin_min",
+            "241");
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 2.5",
+            ERROR_INVALID,
+            "control.departure_margin_min",
             NULL);
     sft_bad("{'id': 'DC1-A', 'max_kw': 120}",
             "{'id': 'DC1-A', 'max_kw': 200}",
