@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* placeholder until the command dispatcher lands in this same change */
-int main(void);
+/*
+ * main.c - the flexd binary. Everything lives in the libraries so the tests
+ * run the very same code through cli_run(); this file only adds the
+ * commands of the layers above the engine.
+ */
+#include "../sim/simcmd.h"
+#include "cli.h"
 
-int main(void)
+static const struct cli_command main_commands[] = {
+    {"sim", simcmd_main, "simulate the station through the engine (strategies, KPIs, report)"},
+};
+
+int main(int argc, char **argv)
 {
-    return 0;
+    return cli_run(main_commands, 1, argc, argv, stdout, stderr);
 }
