@@ -111,6 +111,12 @@ void correction_apply(const struct station *st,
     double net;
     double excess;
     double target = fmax(lim->import_max_kw, out->planned_import_kw);
+    /* with a DR floor, import at least that; without one, export no more
+     * than the plan expected (unforecast PV goes to the battery and cars
+     * rather than to the grid at the feed-in price), and never fight a plan
+     * that imports */
+    double floor_kw =
+        lim->import_min_kw > 0.0 ? lim->import_min_kw : fmin(out->planned_import_kw, 0.0);
 
     if (m->soc_known) {
         correction_ess_bounds(st, m->soc, step_minutes, &ch_max, &dis_max);
@@ -123,8 +129,8 @@ void correction_apply(const struct station *st,
 
         out->ess_kw += more;
         correction_cut_chargers(st, m, out, excess - more);
-    } else if (net < lim->import_min_kw) {
-        double want = lim->import_min_kw - net;
+    } else if (net < floor_kw - 1e-9) {
+        double want = floor_kw - net;
         double more = fmin(want, ch_max + out->ess_kw);
 
         out->ess_kw -= more;

@@ -9,7 +9,8 @@
  *   too much import:  1. battery discharges more (down to soc_min)
  *                     2. every charger's limit is cut by the same fraction
  *                        (fair: each car keeps the same share of what it asked)
- *   too little import (DR floor): battery charges more; chargers are raised
+ *   too little import (under a DR floor, or, with no floor, more export than
+ *                     the plan expected): battery charges more; chargers are raised
  *                     to what their cars accept
  *   too much export:  battery charges more, discharges less; then PV is curtailed
  * The target is max(limit, what the plan expected) so a plan that knowingly
