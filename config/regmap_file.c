@@ -1,0 +1,875 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * regmap_file.c - charger register map files (config/devices/<name>.json). The
+ * format is the field tables below: one table per kind of field, so a key
+ * that makes no sense for a field (a scale on a status code, states on a
+ * power reading, a range on a read-only value) is an unknown key, reported
+ * with the keys that are allowed. jsonfields reads the tables; rf_check()
+ * adds the rules no table can hold: word spans inside the 16-bit address
+ * space, units per role, setpoint ranges that encode into the word type,
+ * code masks and state rows, registers that overlap, and the read size.
+ *
+ * Pure functions apart from the file reads; any thread.
+ */
+#include "regmap_file.h"
+
+#include "../common/alloc.h"
+#include "../common/fileio.h"
+#include "jsonfields.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RF_REQ JSONFIELDS_REQUIRED
+#define RF_F   struct regmap_file_field
+
+_Static_assert(sizeof(enum regmap_file_state) == sizeof(int), "ENUM fields are stored as int");
+
+const char *const regmap_file_role_names[REGMAP_FILE_ROLES + 1] = {
+    "status",
+    "power",
+    "session_energy",
+    "limit",
+    "heartbeat",
+    "plug",
+    "voltage",
+    "error_code",
+    NULL,
+};
+
+const char *const regmap_file_state_names[6] = {
+    "available",
+    "occupied",
+    "charging",
+    "fault",
+    "offline",
+    NULL,
+};
+
+const char *const regmap_file_table_names[3] = {"holding", "input", NULL};
+const char *const regmap_file_type_names[6] =
+    {"int16", "uint16", "int32", "uint32", "float32", NULL};
+static const char *const rf_order_names[] = {"big", "little", NULL};
+static const char *const rf_access_names[] = {"r", "rw", "w", NULL};
+const char *const regmap_file_unit_names[9] = {"none", "W", "kW", "Wh", "kWh", "A", "V", "s", NULL};
+static const char *const rf_mode_names[] = {"counter", "timeout", NULL};
+
+int regmap_file_words(int type)
+{
+    return type == REGMAP_FILE_INT16 || type == REGMAP_FILE_UINT16 ? 1 : 2;
+}
+
+/* ---- the mask: a number or a "0x..." string ---------------------------- */
+
+static int rf_hex(const char *s, uint32_t *out)
+{
+    uint32_t v = 0;
+    size_t n = 0;
+
+    if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) {
+        return ERROR_PARSE;
+    }
+    for (s += 2; *s; s++, n++) {
+        int d;
+
+        if (*s >= '0' && *s <= '9') {
+            d = *s - '0';
+        } else if (*s >= 'a' && *s <= 'f') {
+            d = *s - 'a' + 10;
+        } else if (*s >= 'A' && *s <= 'F') {
+            d = *s - 'A' + 10;
+        } else {
+            return ERROR_PARSE;
+        }
+        if (n == 8) {
+            return ERROR_PARSE;
+        }
+        v = (v << 4) | (uint32_t)d;
+    }
+    *out = v;
+    return n ? ERROR_OK : ERROR_PARSE;
+}
+
+static int rf_parse_mask(const cJSON *item,
+                         void *target,
+                         const char *path,
+                         void *user,
+                         struct error_detail *ed)
+{
+    uint32_t v = 0;
+    int ok = 0;
+    char desc[80];
+
+    (void)user;
+    if (cJSON_IsNumber(item)) {
+        double d = item->valuedouble;
+
+        ok = isfinite(d) && d == floor(d) && d >= 0 && d <= 4294967295.0;
+        v = ok ? (uint32_t)d : 0;
+    } else if (cJSON_IsString(item) && item->valuestring) {
+        ok = rf_hex(item->valuestring, &v) == ERROR_OK;
+    }
+    if (!ok || v == 0) {
+        jsonfields_describe(item, desc, sizeof(desc));
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "%s: %s: must be a nonzero integer up to 4294967295 or a hex string "
+                          "such as \"0x7F00\"",
+                          path,
+                          desc);
+    }
+    *(uint32_t *)target = v;
+    return ERROR_OK;
+}
+
+/* Register addresses: 0..65535 as a number, or a "0x..." string because
+ * vendors print their maps in hex. */
+static int rf_parse_address(const cJSON *item,
+                            void *target,
+                            const char *path,
+                            void *user,
+                            struct error_detail *ed)
+{
+    uint32_t v = 0;
+    int ok = 0;
+    char desc[80];
+
+    (void)user;
+    if (cJSON_IsNumber(item)) {
+        double d = item->valuedouble;
+
+        ok = isfinite(d) && d == floor(d) && d >= 0 && d <= 65535;
+        v = ok ? (uint32_t)d : 0;
+    } else if (cJSON_IsString(item) && item->valuestring) {
+        ok = rf_hex(item->valuestring, &v) == ERROR_OK && v <= 65535;
+    }
+    if (!ok) {
+        jsonfields_describe(item, desc, sizeof(desc));
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "%s: %s: must be a register address in [0, 65535], as an integer or a "
+                          "hex string such as \"0x400C\"",
+                          path,
+                          desc);
+    }
+    *(int *)target = (int)v;
+    return ERROR_OK;
+}
+
+static cJSON *rf_dump_address(const void *target, void *user)
+{
+    (void)user;
+    return cJSON_CreateNumber(*(const int *)target);
+}
+
+static cJSON *rf_dump_mask(const void *target, void *user)
+{
+    uint32_t v = *(const uint32_t *)target;
+    char buf[16];
+
+    (void)user;
+    if (!v) {
+        return NULL;
+    }
+    (void)snprintf(buf, sizeof(buf), v > 0xFFFFu ? "0x%08lX" : "0x%04lX", (unsigned long)v);
+    return cJSON_CreateString(buf);
+}
+
+/* ---- tables ------------------------------------------------------------ */
+
+static const struct jsonfields_field rf_code_row[] = {
+    JSONFIELDS_F_NUMBER("raw",
+                        struct regmap_file_code,
+                        raw,
+                        -2147483648.0,
+                        4294967295.0,
+                        RF_REQ,
+                        0),
+    JSONFIELDS_F_ENUM("state", struct regmap_file_code, state, regmap_file_state_names, RF_REQ, 0),
+    JSONFIELDS_F_END,
+};
+
+/* Where a field lives: every table starts with these rows. */
+#define RF_WHERE                                                                                  \
+    JSONFIELDS_F_ENUM("table", RF_F, table, regmap_file_table_names, RF_REQ, 0),                  \
+        JSONFIELDS_F_CUSTOM("address", RF_F, address, rf_parse_address, rf_dump_address, RF_REQ), \
+        JSONFIELDS_F_ENUM("type", RF_F, type, regmap_file_type_names, RF_REQ, 0),                 \
+        JSONFIELDS_F_ENUM("order", RF_F, order, rf_order_names, 0, REGMAP_FILE_BIG)
+
+#define RF_SCALE                                                                            \
+    JSONFIELDS_F_NUMBER("scale", RF_F, scale, JSONFIELDS_LOWEST, JSONFIELDS_HIGHEST, 0, 1), \
+        JSONFIELDS_F_NUMBER("offset", RF_F, offset, JSONFIELDS_LOWEST, JSONFIELDS_HIGHEST, 0, 0)
+
+#define RF_READ_ACCESS \
+    JSONFIELDS_F_ENUM("access", RF_F, access, rf_access_names, 0, REGMAP_FILE_READ)
+#define RF_MASK JSONFIELDS_F_CUSTOM("mask", RF_F, mask, rf_parse_mask, rf_dump_mask, 0)
+#define RF_NOTE JSONFIELDS_F_STRING("note", RF_F, note, 0, 0, "")
+
+/* Setpoints: writable, with the range flexd may write. */
+#define RF_SETPOINT                                                                              \
+    JSONFIELDS_F_ENUM("access", RF_F, access, rf_access_names, RF_REQ, 0),                       \
+        JSONFIELDS_F_NUMBER("min", RF_F, min, JSONFIELDS_LOWEST, JSONFIELDS_HIGHEST, RF_REQ, 0), \
+        JSONFIELDS_F_NUMBER("max", RF_F, max, JSONFIELDS_LOWEST, JSONFIELDS_HIGHEST, RF_REQ, 0), \
+        JSONFIELDS_F_CUSTOM("readback", RF_F, readback, rf_parse_address, rf_dump_address, 0)
+
+/* status (states required) and plug (states optional). */
+#define RF_STATES_TABLE(name, fl)                   \
+    static const struct jsonfields_field name[] = { \
+        RF_WHERE,                                   \
+        RF_READ_ACCESS,                             \
+        RF_MASK,                                    \
+        JSONFIELDS_F_ARRAY("states",                \
+                           RF_F,                    \
+                           states,                  \
+                           n_states,                \
+                           struct regmap_file_code, \
+                           rf_code_row,             \
+                           REGMAP_FILE_STATES_MAX,  \
+                           NULL,                    \
+                           fl),                     \
+        JSONFIELDS_F_ENUM("unmapped",               \
+                          RF_F,                     \
+                          unmapped,                 \
+                          regmap_file_state_names,  \
+                          0,                        \
+                          REGMAP_FILE_FAULT),       \
+        RF_NOTE,                                    \
+        JSONFIELDS_F_END,                           \
+    }
+
+RF_STATES_TABLE(rf_status, RF_REQ);
+RF_STATES_TABLE(rf_plug, 0);
+
+static const struct jsonfields_field rf_error[] = {
+    RF_WHERE,
+    RF_READ_ACCESS,
+    RF_MASK,
+    RF_NOTE,
+    JSONFIELDS_F_END,
+};
+
+static const struct jsonfields_field rf_measure[] = {
+    RF_WHERE,
+    RF_READ_ACCESS,
+    RF_SCALE,
+    JSONFIELDS_F_ENUM("unit", RF_F, unit, regmap_file_unit_names, RF_REQ, 0),
+    RF_NOTE,
+    JSONFIELDS_F_END,
+};
+
+static const struct jsonfields_field rf_limit[] = {
+    RF_WHERE,
+    RF_SETPOINT,
+    RF_SCALE,
+    JSONFIELDS_F_ENUM("unit", RF_F, unit, regmap_file_unit_names, RF_REQ, 0),
+    RF_NOTE,
+    JSONFIELDS_F_END,
+};
+
+static const struct jsonfields_field rf_heartbeat[] = {
+    RF_WHERE,
+    RF_SETPOINT,
+    RF_SCALE,
+    JSONFIELDS_F_ENUM("mode", RF_F, mode, rf_mode_names, RF_REQ, 0),
+    RF_NOTE,
+    JSONFIELDS_F_END,
+};
+
+#define RF_ROLE(n, r, t) JSONFIELDS_F_OBJECT(n, struct regmap_file, field[r], t, RF_REQ)
+#define RF_OPTIONAL_ROLE(n, r, t) \
+    JSONFIELDS_F_OPTIONAL(n, struct regmap_file, field[r], present[r], t)
+
+static const struct jsonfields_field rf_fields[] = {
+    RF_ROLE("status", REGMAP_FILE_STATUS, rf_status),
+    RF_ROLE("power", REGMAP_FILE_POWER, rf_measure),
+    RF_ROLE("session_energy", REGMAP_FILE_SESSION_ENERGY, rf_measure),
+    RF_ROLE("limit", REGMAP_FILE_LIMIT, rf_limit),
+    RF_ROLE("heartbeat", REGMAP_FILE_HEARTBEAT, rf_heartbeat),
+    RF_OPTIONAL_ROLE("plug", REGMAP_FILE_PLUG, rf_plug),
+    RF_OPTIONAL_ROLE("voltage", REGMAP_FILE_VOLTAGE, rf_measure),
+    RF_OPTIONAL_ROLE("error_code", REGMAP_FILE_ERROR_CODE, rf_error),
+    JSONFIELDS_F_END,
+};
+
+static const struct jsonfields_field rf_root[] = {
+    JSONFIELDS_F_STRING("id", struct regmap_file, id, 1, RF_REQ, NULL),
+    JSONFIELDS_F_STRING("vendor", struct regmap_file, vendor, 1, RF_REQ, NULL),
+    JSONFIELDS_F_STRING("model", struct regmap_file, model, 1, RF_REQ, NULL),
+    JSONFIELDS_F_STRING("source", struct regmap_file, source, 1, RF_REQ, NULL),
+    JSONFIELDS_F_STRING("note", struct regmap_file, note, 0, 0, ""),
+    JSONFIELDS_F_INT("max_gap", struct regmap_file, max_gap, 0, REGMAP_FILE_READ_MAX - 2, 0, 0),
+    JSONFIELDS_F_INT("max_read",
+                     struct regmap_file,
+                     max_read,
+                     1,
+                     REGMAP_FILE_READ_MAX,
+                     0,
+                     REGMAP_FILE_READ_MAX),
+    JSONFIELDS_F_GROUP("fields", rf_fields, RF_REQ),
+    JSONFIELDS_F_END,
+};
+
+/* ---- rules ------------------------------------------------------------- */
+
+/* "fields.<role>.<key>: <value>: <rule>" */
+static int
+rf_fail(struct error_detail *ed, int role, const char *key, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int
+rf_fail(struct error_detail *ed, int role, const char *key, const char *value, const char *fmt, ...)
+{
+    char rule[ERROR_DETAIL_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(rule, sizeof(rule), fmt, ap);
+    va_end(ap);
+    return error_setf(ed,
+                      ERROR_INVALID,
+                      "fields.%s%s%s: %s: %s",
+                      regmap_file_role_names[role],
+                      key[0] ? "." : "",
+                      key,
+                      value,
+                      rule);
+}
+
+static const char *rf_num(char *buf, size_t n, double v)
+{
+    (void)snprintf(buf, n, "%.10g", v);
+    return buf;
+}
+
+static const char *rf_str(char *buf, size_t n, const char *s)
+{
+    (void)snprintf(buf, n, "\"%s\"", s);
+    return buf;
+}
+
+static int rf_is_code(int role)
+{
+    return role == REGMAP_FILE_STATUS || role == REGMAP_FILE_PLUG || role == REGMAP_FILE_ERROR_CODE;
+}
+
+static int rf_is_setpoint(int role)
+{
+    return role == REGMAP_FILE_LIMIT || role == REGMAP_FILE_HEARTBEAT;
+}
+
+/* Range of the raw integer a type holds. */
+static void rf_type_range(int type, double *lo, double *hi)
+{
+    static const double range[][2] = {
+        [REGMAP_FILE_INT16] = {-32768.0, 32767.0},
+        [REGMAP_FILE_UINT16] = {0.0, 65535.0},
+        [REGMAP_FILE_INT32] = {-2147483648.0, 2147483647.0},
+        [REGMAP_FILE_UINT32] = {0.0, 4294967295.0},
+        [REGMAP_FILE_FLOAT32] = {-FLT_MAX, FLT_MAX},
+    };
+
+    *lo = range[type][0];
+    *hi = range[type][1];
+}
+
+static int rf_trailing_zeros(uint32_t v)
+{
+    int n = 0;
+
+    while (v && !(v & 1u)) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+}
+
+static int rf_check_unit(const struct regmap_file_field *f, int role, struct error_detail *ed)
+{
+    static const struct {
+        int role;
+        unsigned units; /* bit per enum regmap_file_unit */
+        const char *rule;
+    } allowed[] = {
+        {REGMAP_FILE_POWER, 1u << REGMAP_FILE_UNIT_W | 1u << REGMAP_FILE_UNIT_KW, "W or kW"},
+        {REGMAP_FILE_SESSION_ENERGY,
+         1u << REGMAP_FILE_UNIT_WH | 1u << REGMAP_FILE_UNIT_KWH,
+         "Wh or kWh"},
+        {REGMAP_FILE_VOLTAGE, 1u << REGMAP_FILE_UNIT_V, "V"},
+        {REGMAP_FILE_LIMIT,
+         1u << REGMAP_FILE_UNIT_A | 1u << REGMAP_FILE_UNIT_W | 1u << REGMAP_FILE_UNIT_KW,
+         "A (a current limit), W or kW (a power limit)"},
+    };
+
+    char v[40];
+
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (allowed[i].role == role && !(allowed[i].units & (1u << f->unit))) {
+            return rf_fail(ed,
+                           role,
+                           "unit",
+                           rf_str(v, sizeof(v), regmap_file_unit_names[f->unit]),
+                           "must be %s",
+                           allowed[i].rule);
+        }
+    }
+    return ERROR_OK;
+}
+
+/* Code fields: mask width and the state rows. */
+static int rf_check_codes(const struct regmap_file_field *f, int role, struct error_detail *ed)
+{
+    char key[48];
+    char v[40];
+    double lo;
+    double hi;
+
+    if (f->type == REGMAP_FILE_FLOAT32) {
+        return rf_fail(ed, role, "type", "\"float32\"", "a code field must have an integer type");
+    }
+    if (f->mask > 0xFFFFu && regmap_file_words(f->type) == 1) {
+        (void)snprintf(v, sizeof(v), "\"0x%lX\"", (unsigned long)f->mask);
+        return rf_fail(ed,
+                       role,
+                       "mask",
+                       v,
+                       "must fit the 16-bit %s",
+                       regmap_file_type_names[f->type]);
+    }
+    rf_type_range(f->type, &lo, &hi);
+    if (f->mask) {
+        lo = 0;
+        hi = (double)(f->mask >> rf_trailing_zeros(f->mask));
+    }
+    if (role == REGMAP_FILE_STATUS && f->n_states == 0) {
+        return rf_fail(ed, role, "states", "array of 0 values", "must map at least one code");
+    }
+    for (int i = 0; i < f->n_states; i++) {
+        double raw = f->states[i].raw;
+
+        (void)snprintf(key, sizeof(key), "states[%d].raw", i);
+        if (raw != floor(raw)) {
+            return rf_fail(ed, role, key, rf_num(v, sizeof(v), raw), "must be an integer");
+        }
+        if (raw < lo || raw > hi) {
+            return rf_fail(ed,
+                           role,
+                           key,
+                           rf_num(v, sizeof(v), raw),
+                           "must be in [%.10g, %.10g], the codes this %s%s can hold",
+                           lo,
+                           hi,
+                           regmap_file_type_names[f->type],
+                           f->mask ? " under its mask" : "");
+        }
+        for (int j = 0; j < i; j++) {
+            if (f->states[j].raw == raw) {
+                return rf_fail(ed,
+                               role,
+                               key,
+                               rf_num(v, sizeof(v), raw),
+                               "duplicates states[%d]",
+                               j);
+            }
+        }
+    }
+    return ERROR_OK;
+}
+
+/* One end of a setpoint range must encode into the word type. */
+static int rf_check_end(const struct regmap_file_field *f,
+                        int role,
+                        const char *key,
+                        double value,
+                        struct error_detail *ed)
+{
+    double raw = (value - f->offset) / f->scale;
+    char v[40];
+    double lo;
+    double hi;
+
+    rf_type_range(f->type, &lo, &hi);
+    if (f->type != REGMAP_FILE_FLOAT32) {
+        raw = round(raw);
+    }
+    if (!isfinite(raw) || raw < lo || raw > hi) {
+        return rf_fail(ed,
+                       role,
+                       key,
+                       rf_num(v, sizeof(v), value),
+                       "is raw %.10g after scale and offset, outside the %s range [%.10g, %.10g]",
+                       raw,
+                       regmap_file_type_names[f->type],
+                       lo,
+                       hi);
+    }
+    return ERROR_OK;
+}
+
+static int rf_check_setpoint(struct regmap_file_field *f, int role, struct error_detail *ed)
+{
+    char v[40];
+    int words = regmap_file_words(f->type);
+
+    if (f->access == REGMAP_FILE_READ) {
+        return rf_fail(ed,
+                       role,
+                       "access",
+                       "\"r\"",
+                       "a setpoint must be writable (\"rw\" or \"w\")");
+    }
+    if (f->table != REGMAP_FILE_HOLDING) {
+        return rf_fail(ed,
+                       role,
+                       "table",
+                       "\"input\"",
+                       "a setpoint must be a holding register: input registers are read-only");
+    }
+    if (role == REGMAP_FILE_HEARTBEAT && f->mode == REGMAP_FILE_HB_COUNTER &&
+        f->type == REGMAP_FILE_FLOAT32) {
+        return rf_fail(ed,
+                       role,
+                       "type",
+                       "\"float32\"",
+                       "a counter heartbeat must have an integer type");
+    }
+    if (f->max < f->min) {
+        return rf_fail(ed,
+                       role,
+                       "max",
+                       rf_num(v, sizeof(v), f->max),
+                       "must not be below min (%.10g)",
+                       f->min);
+    }
+    if (rf_check_end(f, role, "min", f->min, ed) || rf_check_end(f, role, "max", f->max, ed)) {
+        return ERROR_INVALID;
+    }
+    if (f->readback < 0 && f->access == REGMAP_FILE_WRITE) {
+        return rf_fail(ed,
+                       role,
+                       "readback",
+                       "missing",
+                       "a write-only setpoint needs a register to read it back from");
+    }
+    if (f->readback < 0) {
+        f->readback = f->address;
+    }
+    if (f->readback + words - 1 > 65535) {
+        return rf_fail(ed,
+                       role,
+                       "readback",
+                       rf_num(v, sizeof(v), f->readback),
+                       "a %s needs %d registers, so it must be at most %d",
+                       regmap_file_type_names[f->type],
+                       words,
+                       65536 - words);
+    }
+    return ERROR_OK;
+}
+
+static int rf_check_field(struct regmap_file *m, int role, struct error_detail *ed)
+{
+    struct regmap_file_field *f = &m->field[role];
+    int words = regmap_file_words(f->type);
+    char v[40];
+
+    if (f->address + words - 1 > 65535) {
+        return rf_fail(ed,
+                       role,
+                       "address",
+                       rf_num(v, sizeof(v), f->address),
+                       "a %s needs %d registers, so the address must be at most %d",
+                       regmap_file_type_names[f->type],
+                       words,
+                       65536 - words);
+    }
+    if (words == 1 && f->order == REGMAP_FILE_LITTLE) {
+        return rf_fail(ed,
+                       role,
+                       "order",
+                       "\"little\"",
+                       "word order applies to 32-bit types only, and this field is a %s",
+                       regmap_file_type_names[f->type]);
+    }
+    if (rf_is_code(role)) {
+        /* codes are compared raw: they carry no scale, offset or unit */
+        f->scale = 1;
+        f->offset = 0;
+        f->unit = REGMAP_FILE_UNIT_NONE;
+    }
+    if (role == REGMAP_FILE_HEARTBEAT) {
+        f->unit = f->mode == REGMAP_FILE_HB_TIMEOUT ? REGMAP_FILE_UNIT_S : REGMAP_FILE_UNIT_NONE;
+    }
+    if (f->scale == 0) {
+        return rf_fail(ed, role, "scale", "0", "must not be 0 (value = raw * scale + offset)");
+    }
+    if (rf_check_unit(f, role, ed)) {
+        return ERROR_INVALID;
+    }
+    if (rf_is_setpoint(role)) {
+        return rf_check_setpoint(f, role, ed);
+    }
+    if (f->access == REGMAP_FILE_WRITE) {
+        return rf_fail(ed,
+                       role,
+                       "access",
+                       "\"w\"",
+                       "flexd reads this field, so it must be readable (\"r\" or \"rw\")");
+    }
+    f->readback = f->address;
+    return rf_is_code(role) ? rf_check_codes(f, role, ed) : ERROR_OK;
+}
+
+/* A register range a field occupies. */
+struct rf_span {
+    int role;
+    int table;
+    int first;
+    int last;
+    const char *key; /* "address" or "readback" */
+};
+
+static int rf_spans(const struct regmap_file *m, struct rf_span *s)
+{
+    int n = 0;
+
+    for (int r = 0; r < REGMAP_FILE_ROLES; r++) {
+        const struct regmap_file_field *f = &m->field[r];
+        int words = regmap_file_words(f->type);
+
+        if (!m->present[r]) {
+            continue;
+        }
+        s[n++] = (struct rf_span){r, f->table, f->address, f->address + words - 1, "address"};
+        if (f->readback != f->address) {
+            s[n++] =
+                (struct rf_span){r, f->table, f->readback, f->readback + words - 1, "readback"};
+        }
+    }
+    return n;
+}
+
+/* Two code fields may share one register when their masks do not meet
+ * (e.g. state in the low byte, plug in the high byte). */
+static int
+rf_may_share(const struct regmap_file *m, const struct rf_span *a, const struct rf_span *b)
+{
+    const struct regmap_file_field *fa = &m->field[a->role];
+    const struct regmap_file_field *fb = &m->field[b->role];
+
+    return a->role != b->role && rf_is_code(a->role) && rf_is_code(b->role) && fa->mask &&
+           fb->mask && !(fa->mask & fb->mask) && a->first == b->first && fa->type == fb->type;
+}
+
+static int rf_check_overlap(const struct regmap_file *m, struct error_detail *ed)
+{
+    struct rf_span s[2 * REGMAP_FILE_ROLES];
+    int n = rf_spans(m, s);
+    char v[40];
+
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < i; j++) {
+            if (s[i].table != s[j].table || s[i].first > s[j].last || s[j].first > s[i].last ||
+                rf_may_share(m, &s[i], &s[j])) {
+                continue;
+            }
+            return rf_fail(ed,
+                           s[i].role,
+                           s[i].key,
+                           rf_num(v, sizeof(v), s[i].first),
+                           "%s registers %d..%d overlap fields.%s.%s (%d..%d)",
+                           regmap_file_table_names[s[i].table],
+                           s[i].first,
+                           s[i].last,
+                           regmap_file_role_names[s[j].role],
+                           s[j].key,
+                           s[j].first,
+                           s[j].last);
+        }
+    }
+    return ERROR_OK;
+}
+
+/* A plain file stem: the map's id is its file name. */
+static int rf_stem_ok(const char *s)
+{
+    if (!s[0] || s[0] == '.') {
+        return 0;
+    }
+    for (; *s; s++) {
+        int ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                 *s == '.' || *s == '_' || *s == '-';
+
+        if (!ok) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int rf_check(struct regmap_file *m, struct error_detail *ed)
+{
+    char v[REGMAP_FILE_ID_MAX + 8];
+
+    if (!rf_stem_ok(m->id)) {
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "id: %s: must be a file name stem (letters, digits, '.', '_', '-'; not "
+                          "starting with '.')",
+                          rf_str(v, sizeof(v), m->id));
+    }
+    for (int r = 0; r < REGMAP_FILE_ROLES; r++) {
+        if (r > REGMAP_FILE_HEARTBEAT && !m->present[r]) {
+            continue; /* an optional field the map leaves out */
+        }
+        m->present[r] = 1;
+        if (rf_check_field(m, r, ed)) {
+            return ERROR_INVALID;
+        }
+        if (regmap_file_words(m->field[r].type) > m->max_read) {
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "max_read: %d: fields.%s needs %d registers in one read",
+                              m->max_read,
+                              regmap_file_role_names[r],
+                              regmap_file_words(m->field[r].type));
+        }
+    }
+    return rf_check_overlap(m, ed);
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+int regmap_file_parse(const char *text,
+                      size_t len,
+                      const char *name,
+                      struct regmap_file **out,
+                      struct error_detail *ed)
+{
+    struct jsonfields_ctx ctx = {0};
+    struct regmap_file *m = ALLOC_NEW(struct regmap_file);
+    cJSON *root = NULL;
+    int rc;
+
+    *out = NULL;
+    for (int r = 0; r < REGMAP_FILE_ROLES; r++) {
+        m->field[r].readback = -1; /* custom fields get no table default */
+    }
+    rc = jsonfields_load(text, len, REGMAP_FILE_MAX_BYTES, &root, ed);
+    if (rc) {
+        goto out;
+    }
+    rc = jsonfields_parse(rf_root, root, m, "", &ctx, ed);
+    if (rc) {
+        goto out;
+    }
+    rc = rf_check(m, ed);
+out:
+    if (rc) {
+        regmap_file_free(m);
+        m = NULL;
+        if (name) {
+            error_prefix(ed, name);
+        }
+    }
+    cJSON_Delete(root);
+    *out = m;
+    return rc;
+}
+
+/* The file name without directory and ".json", or NULL when it has no
+ * ".json" suffix (then the id is not checked against it). */
+static char *rf_stem(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    size_t len;
+
+    base = base ? base + 1 : path;
+    len = strlen(base);
+    if (len <= 5 || strcmp(base + len - 5, ".json") != 0) {
+        return NULL;
+    }
+    return alloc_printf("%.*s", (int)(len - 5), base);
+}
+
+int regmap_file_load(const char *path, struct regmap_file **out, struct error_detail *ed)
+{
+    char *text = NULL;
+    char *stem = NULL;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    rc = fileio_read_all(path, REGMAP_FILE_MAX_BYTES, &text, &len, ed);
+    if (rc) {
+        goto out;
+    }
+    rc = regmap_file_parse(text, len, path, out, ed);
+    if (rc) {
+        goto out;
+    }
+    stem = rf_stem(path);
+    if (stem && strcmp(stem, (*out)->id) != 0) {
+        rc = error_setf(ed,
+                        ERROR_INVALID,
+                        "%s: id: \"%s\": must match the file name (\"%s\"): stations name maps "
+                        "by file",
+                        path,
+                        (*out)->id,
+                        stem);
+        regmap_file_free(*out);
+        *out = NULL;
+    }
+out:
+    free(stem);
+    free(text);
+    return rc;
+}
+
+int regmap_file_find(const char *dir,
+                     const char *name,
+                     struct regmap_file **out,
+                     struct error_detail *ed)
+{
+    char *path;
+    int rc;
+
+    *out = NULL;
+    if (!rf_stem_ok(name) || strlen(name) >= REGMAP_FILE_ID_MAX) {
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "map \"%.64s\": must be a file name stem of at most %d characters "
+                          "(letters, digits, '.', '_', '-'; not starting with '.')",
+                          name,
+                          REGMAP_FILE_ID_MAX - 1);
+    }
+    path = alloc_printf("%s/%s.json", dir, name);
+    rc = regmap_file_load(path, out, ed);
+    free(path);
+    return rc;
+}
+
+char *regmap_file_dump(const struct regmap_file *map)
+{
+    struct jsonfields_ctx ctx = {0};
+    cJSON *root = jsonfields_dump(rf_root, map, &ctx);
+    char *text = cJSON_Print(root);
+    char *copy;
+
+    if (!text) {
+        fprintf(stderr, "flexd: regmap_file: cJSON_Print failed, aborting\n");
+        abort();
+    }
+    copy = alloc_strdup(text);
+    cJSON_free(text);
+    cJSON_Delete(root);
+    return copy;
+}
+
+void regmap_file_free(struct regmap_file *map)
+{
+    free(map);
+}
