@@ -135,6 +135,14 @@ void correction_apply(const struct station *st,
 
         out->ess_kw -= more;
         correction_raise_chargers(st, m, out, want - more);
+        /* a DR floor the battery and the cars cannot fill: curtail PV */
+        if (lim->import_min_kw > 0.0) {
+            double short_kw = lim->import_min_kw - correction_net_kw(st, m, out);
+
+            if (short_kw > 1e-9) {
+                out->pv_limit_kw = fmax(0.0, fmin(out->pv_limit_kw, m->pv_available_kw) - short_kw);
+            }
+        }
     }
     net = correction_net_kw(st, m, out);
     if (-net > lim->export_max_kw) {

@@ -11,7 +11,7 @@
  *                        (fair: each car keeps the same share of what it asked)
  *   too little import (under a DR floor, or, with no floor, more export than
  *                     the plan expected): battery charges more; chargers are raised
- *                     to what their cars accept
+ *                     to what their cars accept; under a floor, then PV is curtailed
  *   too much export:  battery charges more, discharges less; then PV is curtailed
  * The target is max(limit, what the plan expected) so a plan that knowingly
  * breaks a soft limit is not fought by the correction.
