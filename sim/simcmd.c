@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * simcmd.c - `flexd sim` argument handling and orchestration: draw the
- * world once, run each strategy through the engine's controller, print the
- * KPI comparison and write the output files. Main thread.
+ * world once (or build it from recorded data, --replay), run each strategy
+ * through the engine's controller, print the KPI comparison and write the
+ * output files. Settings come from the built-in defaults, then the
+ * simulation file (--sim), then the command line, each over the last.
+ * Main thread.
  */
 #include "simcmd.h"
 
@@ -12,16 +15,21 @@
 #include "../config/builtin.h"
 #include "../config/station_file.h"
 #include "../engine/cli.h"
+#include "replay.h"
 #include "report.h"
 #include "run.h"
+#include "simconf.h"
 #include "world.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+/* What the command line sets; 0, -1 or NULL where it sets nothing. */
 struct simcmd_args {
     const char *config;
+    const char *sim;
+    const char *replay;
     const char *start;
     const char *out_dir;
     int days;
@@ -34,10 +42,21 @@ struct simcmd_args {
     int quiet;
 };
 
+/* The run as resolved from defaults, the files and the command line. */
+struct simcmd_run {
+    struct simconf *sc;
+    struct replay *rp;
+    struct world_options wo;
+    char start[11];
+    char *scenario;
+    int horizon_steps;
+};
+
 static void simcmd_usage(FILE *f)
 {
     fprintf(f,
-            "usage: flexd sim [-c CONFIG] [--start YYYY-MM-DD] [--days N] [--step-minutes M]\n"
+            "usage: flexd sim [-c CONFIG] [--sim FILE] [--replay DIR] [--start YYYY-MM-DD]\n"
+            "                 [--days N] [--step-minutes M]\n"
             "                 [--strategy uncontrolled|rule|mpc|oracle | --compare] [--seed N]\n"
             "                 [--perfect-forecast] [--horizon-steps H] [--no-sharing]\n"
             "                 [--out DIR] [--quiet]\n"
@@ -45,6 +64,11 @@ static void simcmd_usage(FILE *f)
             "  CONFIG defaults to the built-in Ulanhada configuration; --start to 2026-07-15,\n"
             "  --days to 1, --step-minutes to 15, --strategy to mpc, --seed to 1, the horizon\n"
             "  to 24 h. --compare runs every strategy on the same random draws.\n"
+            "  --sim FILE reads dates, weather, demand, DR events and tariff prices from a\n"
+            "  simulation file (JSON); flags given here override it.\n"
+            "  --replay DIR replays recorded pv.csv, base_load.csv, sessions.csv and\n"
+            "  dr_events.csv instead of drawing them; without --start it runs every whole\n"
+            "  day the data covers.\n"
             "  --no-sharing switches off community night parking and shared charging.\n"
             "  --out DIR writes summary.json, sessions.csv, timeseries.csv and report.html.\n"
             "exit codes: 0 done, 1 I/O failure, 2 invalid option or configuration\n");
@@ -74,6 +98,10 @@ static int simcmd_option(struct simcmd_args *a, const char *opt, const char *val
 
     if (strcmp(opt, "-c") == 0) {
         a->config = val;
+    } else if (strcmp(opt, "--sim") == 0) {
+        a->sim = val;
+    } else if (strcmp(opt, "--replay") == 0) {
+        a->replay = val;
     } else if (strcmp(opt, "--start") == 0) {
         a->start = val;
     } else if (strcmp(opt, "--out") == 0) {
@@ -108,12 +136,9 @@ static int simcmd_option(struct simcmd_args *a, const char *opt, const char *val
 static int simcmd_parse(int argc, char **argv, struct simcmd_args *a, FILE *err)
 {
     memset(a, 0, sizeof(*a));
-    a->start = "2026-07-15";
-    a->days = 1;
-    a->step_minutes = 15;
     a->strategy = CONTROLLER_MPC;
-    a->seed = 1;
-    a->sharing = 1;
+    a->seed = -1;
+    a->sharing = -1;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
 
@@ -132,14 +157,11 @@ static int simcmd_parse(int argc, char **argv, struct simcmd_args *a, FILE *err)
             return ERROR_USAGE;
         }
     }
-    if (1440 % a->step_minutes != 0) {
+    if (a->step_minutes && 1440 % a->step_minutes != 0) {
         fprintf(err,
                 "flexd sim: --step-minutes: %d: must divide a day (1440 minutes)\n",
                 a->step_minutes);
         return ERROR_USAGE;
-    }
-    if (a->horizon_steps == 0) {
-        a->horizon_steps = 1440 / a->step_minutes;
     }
     return ERROR_OK;
 }
@@ -171,30 +193,89 @@ static int simcmd_load(const struct simcmd_args *a, struct station **st, struct 
     return builtin_station_load(st, ed);
 }
 
-static int simcmd_world(const struct simcmd_args *a,
-                        const struct station *st,
-                        struct world **w,
+/* The simulation file over the defaults (and its prices over the station's
+ * tariff), then the replay's data. */
+static int simcmd_files(const struct simcmd_args *a,
+                        struct station *st,
+                        struct simcmd_run *r,
                         struct error_detail *ed)
 {
-    struct world_options wo;
+    int days = 0;
+    int rc = ERROR_OK;
 
-    world_options_default(&wo);
-    if (clock_parse_date(a->start, &wo.start_ms)) {
+    if (a->sim) {
+        rc = simconf_load(a->sim, &r->sc, ed);
+        if (rc) {
+            return rc;
+        }
+        simconf_apply(r->sc, &r->wo);
+        simconf_apply_tariff(r->sc, &st->tariff);
+    }
+    if (a->replay) {
+        rc = replay_load(a->replay, &r->rp, ed);
+    }
+    /* without a start, replay every whole day the data covers */
+    if (!rc && r->rp && !a->start && !(r->sc && r->sc->start[0])) {
+        rc = replay_range(r->rp, &r->wo.start_ms, &days, ed);
+        if (!rc && !a->days && !(r->sc && r->sc->days > 0)) {
+            r->wo.days = days;
+        }
+    }
+    return rc;
+}
+
+/* Defaults, then the files, then the command line, each over the last. */
+static int simcmd_resolve(const struct simcmd_args *a,
+                          struct station *st,
+                          struct simcmd_run *r,
+                          struct error_detail *ed)
+{
+    struct world_options *wo = &r->wo;
+    struct clock_civil lt;
+    int rc;
+
+    world_options_default(wo);
+    demand_params_from_station(&wo->demand, st);
+    rc = simcmd_files(a, st, r, ed);
+    if (rc) {
+        return rc;
+    }
+    if (a->start && clock_parse_date(a->start, &wo->start_ms)) {
         return error_setf(ed,
                           ERROR_INVALID,
                           "--start: \"%s\": must be a date YYYY-MM-DD",
                           a->start);
     }
-    wo.days = a->days;
-    wo.step_minutes = a->step_minutes;
-    wo.seed = (uint64_t)a->seed;
-    wo.pad_steps = 2 * a->horizon_steps;
-    demand_params_from_station(&wo.demand, st);
-    wo.demand.sharing_enabled = a->sharing;
-    return world_build(st, &wo, w, ed);
+    wo->days = a->days ? a->days : wo->days;
+    wo->step_minutes = a->step_minutes ? a->step_minutes : wo->step_minutes;
+    wo->seed = a->seed >= 0 ? (uint64_t)a->seed : wo->seed;
+    wo->demand.sharing_enabled = a->sharing >= 0 ? a->sharing : wo->demand.sharing_enabled;
+    r->horizon_steps = a->horizon_steps ? a->horizon_steps : 1440 / wo->step_minutes;
+    wo->pad_steps = 2 * r->horizon_steps;
+    clock_to_local(wo->start_ms, &lt);
+    snprintf(r->start, sizeof(r->start), "%04d-%02d-%02d", lt.year % 10000, lt.month, lt.day);
+    r->scenario = alloc_printf("%s%s%s%s%s",
+                               a->config ? a->config : BUILTIN_NAME,
+                               a->sim ? ", sim " : "",
+                               a->sim ? a->sim : "",
+                               a->replay ? ", replay " : "",
+                               a->replay ? a->replay : "");
+    return ERROR_OK;
+}
+
+static int simcmd_world(const struct simcmd_run *r,
+                        const struct station *st,
+                        struct world **w,
+                        struct error_detail *ed)
+{
+    if (r->rp) {
+        return replay_world(r->rp, st, &r->wo, w, ed);
+    }
+    return world_build(st, &r->wo, w, ed);
 }
 
 static int simcmd_runs(const struct simcmd_args *a,
+                       const struct simcmd_run *r,
                        const struct world *w,
                        struct trace **traces,
                        int *n,
@@ -214,7 +295,7 @@ static int simcmd_runs(const struct simcmd_args *a,
 
         run_options_default(&ro);
         ro.strategy = (enum controller_strategy)s;
-        ro.horizon_steps = a->horizon_steps;
+        ro.horizon_steps = r->horizon_steps;
         ro.perfect_forecast = a->perfect;
         if (!a->quiet && isatty(fileno(err))) {
             ro.progress = simcmd_progress;
@@ -235,6 +316,7 @@ static int simcmd_runs(const struct simcmd_args *a,
 }
 
 static int simcmd_outputs(const struct simcmd_args *a,
+                          const struct simcmd_run *r,
                           const struct station *st,
                           struct trace **traces,
                           int n,
@@ -253,11 +335,11 @@ static int simcmd_outputs(const struct simcmd_args *a,
     }
     memset(&meta, 0, sizeof(meta));
     meta.station_id = st->id;
-    meta.scenario = a->config ? a->config : BUILTIN_NAME;
-    meta.start_date = a->start;
-    meta.days = a->days;
-    meta.step_minutes = a->step_minutes;
-    meta.seed = (uint64_t)a->seed;
+    meta.scenario = r->scenario;
+    meta.start_date = r->start;
+    meta.days = r->wo.days;
+    meta.step_minutes = r->wo.step_minutes;
+    meta.seed = r->wo.seed;
     rc = report_write_all(a->out_dir, &meta, traces, n, &ed);
     if (rc) {
         fprintf(err, "flexd sim: %s\n", ed.text);
@@ -276,8 +358,11 @@ int simcmd_main(int argc, char **argv, FILE *out, FILE *err)
     struct station *st = NULL;
     struct world *w = NULL;
     struct trace *traces[CONTROLLER_NSTRATEGIES] = {0};
+    struct simcmd_run r;
     int n = 0;
     int rc;
+
+    memset(&r, 0, sizeof(r));
 
     if (cli_wants_help(argc, argv)) {
         simcmd_usage(out);
@@ -290,21 +375,27 @@ int simcmd_main(int argc, char **argv, FILE *out, FILE *err)
     }
     rc = simcmd_load(&a, &st, &ed);
     if (!rc) {
-        rc = simcmd_world(&a, st, &w, &ed);
+        rc = simcmd_resolve(&a, st, &r, &ed);
     }
     if (!rc) {
-        rc = simcmd_runs(&a, w, traces, &n, err, &ed);
+        rc = simcmd_world(&r, st, &w, &ed);
+    }
+    if (!rc) {
+        rc = simcmd_runs(&a, &r, w, traces, &n, err, &ed);
     }
     if (rc) {
         fprintf(err, "flexd sim: %s\n", ed.text);
         goto out;
     }
-    rc = simcmd_outputs(&a, st, traces, n, out, err);
+    rc = simcmd_outputs(&a, &r, st, traces, n, out, err);
 out:
     for (int i = 0; i < n; i++) {
         trace_free(traces[i]);
     }
     world_free(w);
+    replay_free(r.rp);
+    simconf_free(r.sc);
+    free(r.scenario);
     station_free(st);
     return cli_exit_code(rc);
 }
