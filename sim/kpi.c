@@ -412,13 +412,17 @@ int kpi_months(const struct trace *t, struct kpi **out)
     return ctx.n_months;
 }
 
-#define KPI_D(key, label, unit, field, dec, scale, brief)                                 \
-    {                                                                                     \
-        key, label, unit, KPI_KIND_DOUBLE, offsetof(struct kpi, field), dec, scale, brief \
+#define KPI_D(key, label, unit, field, dec, scale, brief)                                    \
+    {                                                                                        \
+        key, label, unit, KPI_KIND_DOUBLE, offsetof(struct kpi, field), dec, scale, brief, 0 \
     }
-#define KPI_I(key, label, field, brief)                                          \
-    {                                                                            \
-        key, label, "", KPI_KIND_INT, offsetof(struct kpi, field), 0, 1.0, brief \
+#define KPI_W(key, label, field, brief)                                                  \
+    {                                                                                    \
+        key, label, "ms", KPI_KIND_DOUBLE, offsetof(struct kpi, field), 2, 1.0, brief, 1 \
+    }
+#define KPI_I(key, label, field, brief)                                             \
+    {                                                                               \
+        key, label, "", KPI_KIND_INT, offsetof(struct kpi, field), 0, 1.0, brief, 0 \
     }
 
 /* Order = order of the terminal table, the HTML total table and summary.json. */
@@ -499,11 +503,11 @@ const struct kpi_field kpi_fields[] = {
           2,
           1.0,
           0),
-    KPI_D("solve_ms_p50", "solve time p50", "ms", solve_ms_p50, 2, 1.0, 0),
-    KPI_D("solve_ms_p95", "solve time p95", "ms", solve_ms_p95, 2, 1.0, 1),
-    KPI_D("solve_ms_p99", "solve time p99", "ms", solve_ms_p99, 2, 1.0, 0),
-    KPI_D("solve_ms_max", "solve time max", "ms", solve_ms_max, 2, 1.0, 1),
-    KPI_D("solve_ms_total", "solve time total", "ms", solve_ms_total, 1, 1.0, 0),
+    KPI_W("solve_ms_p50", "solve time p50", solve_ms_p50, 0),
+    KPI_W("solve_ms_p95", "solve time p95", solve_ms_p95, 1),
+    KPI_W("solve_ms_p99", "solve time p99", solve_ms_p99, 0),
+    KPI_W("solve_ms_max", "solve time max", solve_ms_max, 1),
+    KPI_W("solve_ms_total", "solve time total", solve_ms_total, 0),
     KPI_I("solve_steps", "steps solved", solve_steps, 1),
     KPI_D("hours", "hours simulated", "h", hours, 2, 1.0, 0),
     KPI_I("n_steps", "steps", n_steps, 0),

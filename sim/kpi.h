@@ -143,6 +143,9 @@ struct kpi_field {
     int decimals;  /* digits printed after the point */
     double scale;  /* multiply before display (100 for ratios shown in %) */
     int brief;     /* 1: also in the short terminal table and the per-day tables */
+    int wallclock; /* 1: measures this machine (solver time), not the station: printed
+                    * and written to timing.json only, so the other files stay
+                    * byte-identical for the same seed and configuration */
 };
 
 extern const struct kpi_field kpi_fields[];

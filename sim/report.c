@@ -223,9 +223,41 @@ static cJSON *report_json_kpi(const struct kpi *k, const char *date_key, const c
         cJSON_AddItemToObject(o, date_key, cJSON_CreateString(date));
     }
     for (int i = 0; i < kpi_n_fields; i++) {
-        report_json_num(o, kpi_fields[i].key, kpi_field_value(k, &kpi_fields[i]));
+        if (!kpi_fields[i].wallclock) {
+            report_json_num(o, kpi_fields[i].key, kpi_field_value(k, &kpi_fields[i]));
+        }
     }
     return o;
+}
+
+/* timing.json: the solver times per strategy, the one output that depends
+ * on the machine and its load rather than on the seed. */
+static int report_write_timing(const char *dir,
+                               struct trace *const *traces,
+                               const struct report_kpis *k,
+                               int n,
+                               struct error_detail *ed)
+{
+    cJSON *root = cJSON_CreateObject();
+    char *text;
+    int rc;
+
+    for (int i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+
+        for (int j = 0; j < kpi_n_fields; j++) {
+            if (kpi_fields[j].wallclock || strcmp(kpi_fields[j].key, "solve_steps") == 0) {
+                report_json_num(o, kpi_fields[j].key, kpi_field_value(&k[i].total, &kpi_fields[j]));
+            }
+        }
+        cJSON_AddItemToObject(root, traces[i]->strategy, o);
+    }
+    text = cJSON_Print(root);
+    rc = text ? report_write_file(dir, "timing.json", text, strlen(text), ed)
+              : error_setf(ed, ERROR_IO, "%s/timing.json: cannot encode JSON", dir);
+    cJSON_free(text);
+    cJSON_Delete(root);
+    return rc;
 }
 
 static void report_json_time(cJSON *o, const char *name, int64_t ts_ms)
@@ -374,6 +406,9 @@ static int report_write_files(const char *dir,
     b.len = 0;
     report_html_build(&b, meta, traces, k, n, day_ms);
     rc = report_write_file(dir, "report.html", b.data, b.len, ed);
+    if (rc == ERROR_OK) {
+        rc = report_write_timing(dir, traces, k, n, ed);
+    }
 out:
     strbuf_free(&b);
     return rc;

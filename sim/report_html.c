@@ -538,6 +538,9 @@ html_table_totals(struct strbuf *b, struct trace *const *traces, const struct re
     }
     strbuf_puts(b, "</tr>\n");
     for (int j = 0; j < kpi_n_fields; j++) {
+        if (kpi_fields[j].wallclock) {
+            continue; /* timing.json: the page stays byte-identical for a seed */
+        }
         strbuf_puts(b, "<tr><th>");
         html_field_name(b, &kpi_fields[j]);
         strbuf_puts(b, "</th>");
@@ -567,7 +570,7 @@ static void html_table_periods(struct strbuf *b,
         report_svg_escape(b, traces[i]->strategy);
         strbuf_puts(b, "</h3>\n<div class=\"wrap\"><table>\n<tr><th>period</th>");
         for (int j = 0; j < kpi_n_fields; j++) {
-            if (kpi_fields[j].brief) {
+            if (kpi_fields[j].brief && !kpi_fields[j].wallclock) {
                 strbuf_puts(b, "<th>");
                 html_field_name(b, &kpi_fields[j]);
                 strbuf_puts(b, "</th>");
@@ -579,7 +582,7 @@ static void html_table_periods(struct strbuf *b,
             date[daily ? 10 : 7] = '\0';
             strbuf_printf(b, "<tr><td>%s</td>", date);
             for (int j = 0; j < kpi_n_fields; j++) {
-                if (kpi_fields[j].brief) {
+                if (kpi_fields[j].brief && !kpi_fields[j].wallclock) {
                     html_cell(b, &rows[r], &kpi_fields[j]);
                 }
             }
