@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "error.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -85,6 +86,43 @@ int clock_advance_ms(struct clock *c, int64_t delta_ms)
 int clock_is_virtual(const struct clock *c)
 {
     return c->is_virtual;
+}
+
+int clock_wait(const struct clock *c, pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
+{
+    struct timespec ts;
+
+    if (c->is_virtual) {
+        return ETIMEDOUT;
+    }
+    if (ms < 0) {
+        ms = 0;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_cond_timedwait(cv, mu, &ts) == ETIMEDOUT ? ETIMEDOUT : 0;
+}
+
+void clock_sleep_ms(struct clock *c, int64_t ms)
+{
+    struct timespec ts;
+
+    if (ms <= 0) {
+        return;
+    }
+    if (c->is_virtual) {
+        clock_advance_ms(c, ms);
+        return;
+    }
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 /* Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's
@@ -199,8 +237,8 @@ int clock_parse_date(const char *s, int64_t *ts_ms)
     int d;
     int leap;
 
-    if (!s || clock_digits(s, 4, &y) || s[4] != '-' || clock_digits(s + 5, 2, &m) ||
-        s[7] != '-' || clock_digits(s + 8, 2, &d) || s[10] != '\0') {
+    if (!s || clock_digits(s, 4, &y) || s[4] != '-' || clock_digits(s + 5, 2, &m) || s[7] != '-' ||
+        clock_digits(s + 8, 2, &d) || s[10] != '\0') {
         return ERROR_PARSE;
     }
     if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1]) {

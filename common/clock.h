@@ -12,11 +12,12 @@
 #ifndef FLEXD_COMMON_CLOCK_H
 #define FLEXD_COMMON_CLOCK_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define CLOCK_LOCAL_OFFSET_MS (8LL * 3600 * 1000)
-#define CLOCK_DAY_MS (24LL * 3600 * 1000)
+#define CLOCK_DAY_MS          (24LL * 3600 * 1000)
 
 struct clock;
 
@@ -43,6 +44,16 @@ int64_t clock_mono_us(const struct clock *c);
 int clock_advance_ms(struct clock *c, int64_t delta_ms);
 
 int clock_is_virtual(const struct clock *c);
+
+/* Wait on cv (with mu held, as pthread_cond_timedwait) for at most ms of
+ * wall time, or until signalled. cv must use the default (realtime) clock
+ * attribute. Returns 0 when signalled (or spuriously woken), ETIMEDOUT when
+ * the time ran out. A virtual clock does not wait: it returns ETIMEDOUT at
+ * once, so the caller's loop advances virtual time itself. */
+int clock_wait(const struct clock *c, pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms);
+
+/* Sleep ms of wall time (a virtual clock moves forward instead). */
+void clock_sleep_ms(struct clock *c, int64_t ms);
 
 /* Broken-down local (UTC+08:00) time. */
 struct clock_civil {

@@ -300,6 +300,28 @@ static const struct jsonfields_field sf_control[] = {
     JSONFIELDS_F_END,
 };
 
+/* Defaults: Modbus TCP port 502; a 500 ms reply timeout and a 1 s poll
+ * (the control cycle); a 10 s revert timer (ten missed cycles). */
+static const struct jsonfields_field sf_device[] = {
+    JSONFIELDS_F_STRING("id", struct station_device, id, 1, SF_REQ, NULL),
+    JSONFIELDS_F_ENUM("kind", struct station_device, kind, station_device_kind_names, SF_REQ, 0),
+    JSONFIELDS_F_ENUM("protocol",
+                      struct station_device,
+                      protocol,
+                      station_device_protocol_names,
+                      SF_REQ,
+                      0),
+    JSONFIELDS_F_STRING("target", struct station_device, target, 0, 0, ""),
+    JSONFIELDS_F_STRING("map", struct station_device, map, 0, 0, ""),
+    JSONFIELDS_F_STRING("host", struct station_device, host, 1, SF_REQ, NULL),
+    JSONFIELDS_F_INT("port", struct station_device, port, 1, 65535, 0, 502),
+    JSONFIELDS_F_INT("unit_id", struct station_device, unit_id, 0, 255, 0, 1),
+    JSONFIELDS_F_INT("timeout_ms", struct station_device, timeout_ms, 10, 10000, 0, 500),
+    JSONFIELDS_F_INT("poll_ms", struct station_device, poll_ms, 100, 60000, 0, 1000),
+    JSONFIELDS_F_INT("revert_s", struct station_device, revert_s, 2, 3600, 0, 10),
+    JSONFIELDS_F_END,
+};
+
 static const struct jsonfields_field sf_root[] = {
     JSONFIELDS_F_STRING("id", struct station, id, 1, SF_REQ, NULL),
     JSONFIELDS_F_STRING("name", struct station, name, 1, SF_REQ, NULL),
@@ -330,6 +352,15 @@ static const struct jsonfields_field sf_root[] = {
     JSONFIELDS_F_OBJECT("tariff", struct station, tariff, sf_tariff, SF_REQ),
     JSONFIELDS_F_OBJECT("penalties", struct station, penalties, sf_penalties, 0),
     JSONFIELDS_F_OBJECT("control", struct station, control, sf_control, 0),
+    JSONFIELDS_F_ARRAY("devices",
+                       struct station,
+                       devices,
+                       n_devices,
+                       struct station_device,
+                       sf_device,
+                       STATION_DEVICES_MAX,
+                       NULL,
+                       0),
     JSONFIELDS_F_END,
 };
 

@@ -9,6 +9,7 @@
 #include "../common/error.h"
 #include "../common/logger.h"
 #include "cmd_config.h"
+#include "cmd_run.h"
 #include "cmd_solve.h"
 
 #include <string.h>
@@ -18,6 +19,7 @@ static int cli_version(int argc, char **argv, FILE *out, FILE *err);
 static const struct cli_command cli_commands[] = {
     {"solve", cmd_solve_main, "optimise one scenario file and print the plan"},
     {"check-config", cmd_config_main, "validate a station configuration and print it"},
+    {"run", cmd_run_main, "run the station: devices, 1 s control, planner, history"},
     {"version", cli_version, "print the version"},
 };
 

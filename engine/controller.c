@@ -101,15 +101,14 @@ void controller_free(struct controller *c)
     free(c);
 }
 
-/* Setpoints from step k of a plan. */
-static void controller_from_plan(const struct controller *c,
-                                 const struct scenario *sc,
-                                 const struct plan *p,
-                                 int k,
-                                 struct controller_output *out)
+void controller_plan_output(const struct station *st,
+                            const struct scenario *sc,
+                            const struct plan *p,
+                            int k,
+                            struct controller_output *out)
 {
     const struct plan_step *s = &p->step[k];
-    int n = station_connector_count(c->st);
+    int n = station_connector_count(st);
 
     out->ess_kw = s->ess_discharge_kw - s->ess_charge_kw;
     out->pv_limit_kw = s->pv_curtailed_kw > 1e-6 ? s->pv_kw : INFINITY;
@@ -170,18 +169,40 @@ controller_horizon(const struct controller *c, const struct controller_input *in
     return steps < 1 ? 1 : steps;
 }
 
-static void controller_mpc(struct controller *c,
-                           const struct controller_input *in,
-                           struct controller_output *out)
+struct plan *controller_plan(struct controller *c,
+                             const struct controller_input *in,
+                             struct scenario **sc_out,
+                             struct controller_output *out)
 {
     struct scenario *sc = planner_build(c->st,
                                         in,
                                         c->opt.step_minutes,
                                         controller_horizon(c, in, c->opt.horizon_steps));
-    struct plan *p = controller_solve(c, sc, in, out);
+    struct plan *p;
+
+    out->solve_ms = 0.0;
+    out->replanned = 0;
+    out->fallback = 0;
+    sc->flexibility_steps =
+        c->opt.flexibility_steps < sc->steps ? c->opt.flexibility_steps : sc->steps;
+    p = controller_solve(c, sc, in, out);
+    if (!p) {
+        scenario_free(sc);
+        sc = NULL;
+    }
+    *sc_out = sc;
+    return p;
+}
+
+static void controller_mpc(struct controller *c,
+                           const struct controller_input *in,
+                           struct controller_output *out)
+{
+    struct scenario *sc;
+    struct plan *p = controller_plan(c, in, &sc, out);
 
     if (p) {
-        controller_from_plan(c, sc, p, 0, out);
+        controller_plan_output(c->st, sc, p, 0, out);
     }
     plan_free(p);
     scenario_free(sc);
@@ -211,7 +232,7 @@ static void controller_oracle(struct controller *c,
             c->opt.horizon_steps < c->chunk_sc->steps ? c->opt.horizon_steps : c->chunk_sc->steps;
         k = 0;
     }
-    controller_from_plan(c, c->chunk_sc, c->chunk_plan, k, out);
+    controller_plan_output(c->st, c->chunk_sc, c->chunk_plan, k, out);
 }
 
 int controller_step(struct controller *c,

@@ -23,6 +23,7 @@
 #ifndef FLEXD_ENGINE_CONTROLLER_H
 #define FLEXD_ENGINE_CONTROLLER_H
 
+#include "../models/plan.h"
 #include "../models/scenario.h"
 #include "../models/station.h"
 
@@ -71,6 +72,16 @@ struct controller_options {
     int64_t horizon_end_ms;
     /* rule strategy: peak-shaving threshold as a fraction of the import limit */
     double rule_peak_fraction;
+    /* mpc: steps of adjustable capacity computed with each plan (0 = none) */
+    int flexibility_steps;
+};
+
+/* A priced interval over the station's tariff. */
+struct controller_price {
+    int64_t start_ms;
+    int64_t end_ms;
+    double buy_cny_per_kwh;
+    double sell_cny_per_kwh;
 };
 
 /* What the controller sees at the start of a step. Arrays are borrowed. */
@@ -92,6 +103,9 @@ struct controller_input {
     const double *base_forecast_kw; /* non-EV load */
     const double *ev_forecast_kw;   /* expected power of cars not yet arrived (may be NULL) */
     double month_peak_kw;           /* highest import so far this month (demand charge) */
+    /* price intervals from the platform that replace the tariff (may be NULL) */
+    int n_prices;
+    const struct controller_price *prices;
     /* plan plugged-in cars to be served this long before their departure
      * (station control.departure_margin_min; 0 when departures are known) */
     int64_t departure_margin_ms;
@@ -124,5 +138,21 @@ void controller_free(struct controller *c);
 int controller_step(struct controller *c,
                     const struct controller_input *in,
                     struct controller_output *out);
+
+/* mpc's planning half: build the scenario for in and solve it. Returns the
+ * plan and its scenario (*sc_out; both the caller's to free), or NULL with
+ * *sc_out NULL when the LP failed, in which case out holds the rule
+ * strategy's decision (out->fallback). out->solve_ms is set either way. */
+struct plan *controller_plan(struct controller *c,
+                             const struct controller_input *in,
+                             struct scenario **sc_out,
+                             struct controller_output *out);
+
+/* Setpoints of step k of plan p (solved from sc). */
+void controller_plan_output(const struct station *st,
+                            const struct scenario *sc,
+                            const struct plan *p,
+                            int k,
+                            struct controller_output *out);
 
 #endif

@@ -55,6 +55,13 @@ static void planner_series(struct scenario *sc,
         double buy = tariff_buy_at(&st->tariff, ts);
         double sell = tariff_sell_at(&st->tariff, ts);
 
+        for (int i = 0; i < in->n_prices; i++) {
+            if (ts + dt_ms / 2 >= in->prices[i].start_ms && ts + dt_ms / 2 < in->prices[i].end_ms) {
+                buy = in->prices[i].buy_cny_per_kwh;
+                sell = in->prices[i].sell_cny_per_kwh;
+            }
+        }
+
         sc->import_limit_kw[t] = st->grid.import_limit_kw;
         sc->export_limit_kw[t] = st->grid.export_limit_kw;
         sc->buy_cny_per_kwh[t] = buy;

@@ -18,7 +18,8 @@
 const struct station_connector *planner_connector(const struct station *st, int i, int *charger);
 
 /* Scenario of `steps` steps starting at in->now_ms:
- * - prices from the station's tariff calendar; the export price is capped
+ * - prices from the station's tariff calendar, or from in->prices where an
+ *   interval covers the step's middle; the export price is capped
  *   at the import price of the same step, because the meter settles the net
  *   flow: exporting while importing earns nothing, and an LP that saw a
  *   higher export price would "sell" imported energy (docs/optimisation.md);

@@ -17,6 +17,9 @@
 #include <string.h>
 
 const char *const station_charger_type_names[3] = {"dc", "ac", NULL};
+const char *const station_device_kind_names[6] =
+    {"meter", "pv", "storage", "connector", "parking", NULL};
+const char *const station_device_protocol_names[4] = {"sunspec", "regmap", "parking-io", NULL};
 
 #define ST_KW_MAX    SCENARIO_POWER_MAX_KW
 #define ST_KWH_MAX   SCENARIO_ENERGY_MAX_KWH
@@ -437,6 +440,159 @@ static int st_check_loads(const struct station *st, struct error_detail *ed)
     return ERROR_OK;
 }
 
+/* The target a device of this kind must name, and whether it exists. */
+static int st_check_device_target(const struct station *st,
+                                  const struct station_device *d,
+                                  const char *path,
+                                  struct error_detail *ed)
+{
+    int found = 0;
+
+    switch (d->kind) {
+    case STATION_DEVICE_PV:
+        for (int i = 0; i < st->n_pv_arrays; i++) {
+            found |= strcmp(st->pv_arrays[i].id, d->target) == 0;
+        }
+        if (!found) {
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "%s.target: \"%s\": must name one of pv_arrays[].id",
+                              path,
+                              d->target);
+        }
+        break;
+    case STATION_DEVICE_CONNECTOR:
+        if (!station_find_connector(st, d->target, NULL)) {
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "%s.target: \"%s\": must name a connector of chargers[]",
+                              path,
+                              d->target);
+        }
+        break;
+    case STATION_DEVICE_STORAGE:
+        if (!st->has_ess) {
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "%s.kind: \"storage\": the station has no ess",
+                              path);
+        }
+        /* fall through */
+    default:
+        if (d->target[0] != '\0') {
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "%s.target: \"%s\": a %s device serves the whole station; leave "
+                              "target out",
+                              path,
+                              d->target,
+                              station_device_kind_names[d->kind]);
+        }
+    }
+    return ERROR_OK;
+}
+
+static int st_check_devices(const struct station *st, struct error_detail *ed)
+{
+    char path[32];
+
+    for (int i = 0; i < st->n_devices; i++) {
+        const struct station_device *d = &st->devices[i];
+        int pv_or_storage = d->kind == STATION_DEVICE_PV || d->kind == STATION_DEVICE_STORAGE ||
+                            d->kind == STATION_DEVICE_METER;
+
+        snprintf(path, sizeof(path), "devices[%d]", i);
+        if (st_check_device_target(st, d, path, ed)) {
+            return ERROR_INVALID;
+        }
+        if (pv_or_storage && d->protocol != STATION_PROTOCOL_SUNSPEC) {
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "%s.protocol: \"%s\": meter, PV and storage devices speak SunSpec",
+                              path,
+                              station_device_protocol_names[d->protocol]);
+        }
+        if ((d->protocol == STATION_PROTOCOL_REGMAP) != (d->map[0] != '\0')) {
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "%s.map: \"%s\": %s",
+                              path,
+                              d->map,
+                              d->map[0] ? "only a regmap device has a map"
+                                        : "a regmap device needs a map");
+        }
+        if (d->kind == STATION_DEVICE_CONNECTOR && d->protocol != STATION_PROTOCOL_REGMAP) {
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "%s.protocol: \"%s\": a connector is read through a register map",
+                              path,
+                              station_device_protocol_names[d->protocol]);
+        }
+        if ((d->kind == STATION_DEVICE_PARKING) != (d->protocol == STATION_PROTOCOL_PARKING)) {
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "%s.protocol: \"%s\": the parking controller, and only it, speaks "
+                              "parking-io",
+                              path,
+                              station_device_protocol_names[d->protocol]);
+        }
+        for (int j = 0; j < i; j++) {
+            const struct station_device *o = &st->devices[j];
+            int one_per_station =
+                d->kind != STATION_DEVICE_PV && d->kind != STATION_DEVICE_CONNECTOR;
+
+            if (strcmp(o->id, d->id) == 0) {
+                return error_setf(ed,
+                                  ERROR_INVALID,
+                                  "%s.id: \"%s\": already used by devices[%d]",
+                                  path,
+                                  d->id,
+                                  j);
+            }
+            if (o->kind == d->kind && (one_per_station || strcmp(o->target, d->target) == 0)) {
+                return error_setf(ed,
+                                  ERROR_INVALID,
+                                  "%s: a second %s device%s%s: devices[%d] already serves it",
+                                  path,
+                                  station_device_kind_names[d->kind],
+                                  d->target[0] ? " for " : "",
+                                  d->target,
+                                  j);
+            }
+            if (strcmp(o->host, d->host) == 0 && o->port == d->port && o->unit_id == d->unit_id) {
+                return error_setf(ed,
+                                  ERROR_INVALID,
+                                  "%s: %s:%d unit %d: already used by devices[%d]",
+                                  path,
+                                  d->host,
+                                  d->port,
+                                  d->unit_id,
+                                  j);
+            }
+        }
+        if (d->timeout_ms >= d->poll_ms) {
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "%s.timeout_ms: %d: must be shorter than poll_ms %d",
+                              path,
+                              d->timeout_ms,
+                              d->poll_ms);
+        }
+    }
+    return ERROR_OK;
+}
+
+int station_find_device(const struct station *st, int kind, const char *target)
+{
+    for (int i = 0; i < st->n_devices && i < STATION_DEVICES_MAX; i++) {
+        if (st->devices[i].kind == kind &&
+            (!target || strcmp(st->devices[i].target, target) == 0)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 int station_validate(const struct station *st, struct error_detail *ed)
 {
     if (st_check_site(st, ed) || st_check_pv(st, ed)) {
@@ -446,7 +602,7 @@ int station_validate(const struct station *st, struct error_detail *ed)
         return ERROR_INVALID;
     }
     if (st_check_chargers(st, ed) || st_check_parking(st, ed) || st_check_loads(st, ed) ||
-        tariff_validate(&st->tariff, ed)) {
+        tariff_validate(&st->tariff, ed) || st_check_devices(st, ed)) {
         return ERROR_INVALID;
     }
     return ERROR_OK;

@@ -27,6 +27,8 @@
 #define STATION_CONNECTORS_MAX      12   /* per charger: split cabinets drive up to ~12 terminals */
 #define STATION_AC_CONNECTOR_MAX_KW 44.0 /* GB/T 20234.2 AC coupler: 63 A x 3 x 230 V = 43.5 kW */
 #define STATION_SPACES_MAX          100000
+#define STATION_DEVICES_MAX         64
+#define STATION_HOST_MAX            64
 
 struct station_location {
     double lat_deg;                /* -90..90, north positive */
@@ -116,6 +118,41 @@ struct station_sharing {
     struct station_window amenities; /* rest area and toilets open: 08:00-22:00 */
 };
 
+/* What a Modbus TCP device is to the station (docs/devices.md). */
+enum station_device_kind {
+    STATION_DEVICE_METER = 0,     /* the grid meter at the connection point */
+    STATION_DEVICE_PV = 1,        /* one PV inverter (or plant controller) per array */
+    STATION_DEVICE_STORAGE = 2,   /* the battery's PCS/BMS */
+    STATION_DEVICE_CONNECTOR = 3, /* one charging connector (a cabinet's unit id per gun) */
+    STATION_DEVICE_PARKING = 4,   /* the parking controller: occupancy and gate counters */
+};
+
+extern const char *const station_device_kind_names[6];
+
+enum station_device_protocol {
+    STATION_PROTOCOL_SUNSPEC = 0, /* SunSpec models, discovered at 0/40000/50000 */
+    STATION_PROTOCOL_REGMAP = 1,  /* a register map from config/devices/<map>.json */
+    STATION_PROTOCOL_PARKING = 2, /* the parking controller layout of docs/devices.md:
+                                   * one discrete input per space, gate counters */
+};
+
+extern const char *const station_device_protocol_names[4];
+
+struct station_device {
+    char id[STATION_ID_MAX];
+    int kind;                    /* enum station_device_kind */
+    int protocol;                /* enum station_device_protocol */
+    char target[STATION_ID_MAX]; /* PV: the pv_arrays id; connector: the connector id */
+    char map[STATION_ID_MAX];    /* regmap: the map's name (config/devices/<map>.json) */
+    char host[STATION_HOST_MAX]; /* IPv4 address or host name */
+    int port;                    /* TCP port, 502 by default */
+    int unit_id;                 /* Modbus unit identifier 0..247 (255: the device ignores it) */
+    int timeout_ms;              /* reply timeout */
+    int poll_ms;                 /* poll period */
+    int revert_s;                /* revert timer written with every setpoint: the device
+                                  * falls back to its safe default if flexd stops */
+};
+
 /* How the engine drives the station (engine/controller.h). */
 struct station_control {
     /* plan each plugged-in car to be served this many minutes before its
@@ -140,6 +177,8 @@ struct station {
     struct tariff tariff;
     struct scenario_penalties penalties;
     struct station_control control;
+    int n_devices;
+    struct station_device devices[STATION_DEVICES_MAX];
 };
 
 /* A zeroed station (no PV, no battery, no chargers); free with station_free. */
@@ -167,6 +206,10 @@ int station_connector_count(const struct station *st);
 const struct station_connector *station_find_connector(const struct station *st,
                                                        const char *id,
                                                        const struct station_charger **charger);
+
+/* Index of the device of this kind serving target (NULL target: the first
+ * of that kind), or -1. */
+int station_find_device(const struct station *st, int kind, const char *target);
 
 /* Sum of peak_kwp over the PV arrays. */
 double station_pv_kwp(const struct station *st);

@@ -24,4 +24,8 @@
  * On error *out is NULL. */
 int optimizer_solve(const struct scenario *sc, struct plan **out, struct error_detail *ed);
 
+/* Free this thread's GLPK environment; call it last in any thread other
+ * than the main one that called optimizer_solve() (the live planner). */
+void optimizer_thread_exit(void);
+
 #endif
