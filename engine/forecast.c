@@ -5,10 +5,20 @@
 #include "forecast.h"
 
 #include "../common/clock.h"
-#include "../models/solar.h"
 #include "../models/weather.h"
 
 #include <math.h>
+
+void forecast_solar_array(const struct station_pv_array *a, struct solar_array *out)
+{
+    solar_array_default(out);
+    out->kwp = a->peak_kwp;
+    out->ac_max_kw = a->inverter_ac_kw;
+    out->tilt_deg = a->tilt_deg;
+    out->azimuth_deg = a->azimuth_deg;
+    out->gamma_per_c = a->temp_coeff_per_c;
+    out->losses = a->losses;
+}
 
 void forecast_pv_clear_kw(const struct station *st,
                           int64_t t0_ms,
@@ -27,17 +37,10 @@ void forecast_pv_clear_kw(const struct station *st,
         clock_to_local(ts, &lt);
         kw[k] = 0.0;
         for (int i = 0; i < st->n_pv_arrays; i++) {
-            const struct station_pv_array *a = &st->pv_arrays[i];
             struct solar_array sa;
             struct solar_pv_output po;
 
-            solar_array_default(&sa);
-            sa.kwp = a->peak_kwp;
-            sa.ac_max_kw = a->inverter_ac_kw;
-            sa.tilt_deg = a->tilt_deg;
-            sa.azimuth_deg = a->azimuth_deg;
-            sa.gamma_per_c = a->temp_coeff_per_c;
-            sa.losses = a->losses;
+            forecast_solar_array(&st->pv_arrays[i], &sa);
             solar_pv_at(&site,
                         &sa,
                         ts,

@@ -10,6 +10,7 @@
 #ifndef FLEXD_ENGINE_FORECAST_H
 #define FLEXD_ENGINE_FORECAST_H
 
+#include "../models/solar.h"
 #include "../models/station.h"
 
 #include <stdint.h>
@@ -18,6 +19,9 @@
 #define FORECAST_CSI_CLIMATE 0.75
 /* Persistence time constant, hours. */
 #define FORECAST_TAU_H 3.0
+
+/* The solar model of one configured PV array. */
+void forecast_solar_array(const struct station_pv_array *a, struct solar_array *out);
 
 /* Clear-sky AC power of all PV arrays in the middle of each of n steps of
  * step_minutes from t0_ms, in kW, at the month's mean temperature and
@@ -28,7 +32,7 @@ void forecast_pv_clear_kw(const struct station *st,
                           int n,
                           double *kw);
 
-/* PV forecast from clear-sky values: step j gets
+/* PV forecast from clear-sky values (kw may be clear_kw: in place): step j gets
  * clear[j] x (a csi_now + (1 - a) csi_climate), a = exp(-j dt / tau). */
 void forecast_pv_blend(const double *clear_kw,
                        int n,

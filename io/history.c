@@ -19,6 +19,8 @@
  */
 #include "history.h"
 
+#include "sqlite_log.h"
+
 #include "../common/alloc.h"
 #include "../common/logger.h"
 
@@ -331,33 +333,10 @@ static void *vec_push(struct vec *v, size_t size)
 
 #define VEC_AT(v, type, i) (&((type *)(v).items)[(i)])
 
-static void history_sqlite_log(void *ctx, int code, const char *msg)
-{
-    (void)ctx;
-    if ((code & 0xff) == SQLITE_WARNING) {
-        LOGW("sqlite", "(%d) %s", code, msg);
-    } else if ((code & 0xff) == SQLITE_NOTICE) {
-        LOGI("sqlite", "(%d) %s", code, msg);
-    } else {
-        /* errors are reported, with context, by the function that got them */
-        LOGD("sqlite", "(%d) %s", code, msg);
-    }
-}
-
 /* Log an error whose text starts "history: " under the module name once. */
 static void history_log_error(const char *text, const char *suffix)
 {
-    size_t n = strlen(MOD ": ");
-
-    LOGE(MOD, "%s%s", strncmp(text, MOD ": ", n) == 0 ? text + n : text, suffix);
-}
-
-static pthread_once_t history_log_once = PTHREAD_ONCE_INIT;
-
-static void history_log_init(void)
-{
-    /* fails harmlessly (SQLITE_MISUSE) if SQLite was initialised already */
-    sqlite3_config(SQLITE_CONFIG_LOG, history_sqlite_log, (void *)NULL);
+    sqlite_log_error(MOD, text, suffix);
 }
 
 /* Record SQLite's error for what and return ERROR_IO. */
@@ -683,7 +662,7 @@ int history_open(const struct history_config *cfg, struct history **out, struct 
     if (rc) {
         return rc;
     }
-    pthread_once(&history_log_once, history_log_init);
+    sqlite_log_route();
     rc = history_prepare_file(cfg->path, ed);
     if (rc) {
         history_log_error(ed->text, "");

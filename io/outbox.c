@@ -12,6 +12,8 @@
  */
 #include "outbox.h"
 
+#include "sqlite_log.h"
+
 #include "../common/alloc.h"
 #include "../common/logger.h"
 
@@ -119,34 +121,10 @@ struct outbox {
     int failing;  /* SQLite calls fail: logged at start and end */
 };
 
-static void outbox_sqlite_log(void *ctx, int code, const char *msg)
-{
-    (void)ctx;
-    if ((code & 0xff) == SQLITE_WARNING) {
-        LOGW("sqlite", "(%d) %s", code, msg);
-    } else if ((code & 0xff) == SQLITE_NOTICE) {
-        LOGI("sqlite", "(%d) %s", code, msg);
-    } else {
-        /* errors are reported, with context, by the function that got them */
-        LOGD("sqlite", "(%d) %s", code, msg);
-    }
-}
-
 /* Log an error whose text starts "outbox: " under the module name once. */
 static void outbox_log_error(const char *text, const char *suffix)
 {
-    size_t n = strlen(MOD ": ");
-
-    LOGE(MOD, "%s%s", strncmp(text, MOD ": ", n) == 0 ? text + n : text, suffix);
-}
-
-static pthread_once_t outbox_log_once = PTHREAD_ONCE_INIT;
-
-static void outbox_log_init(void)
-{
-    /* fails harmlessly (SQLITE_MISUSE) if SQLite was initialised already,
-     * e.g. by io/history.c, which routes the log the same way */
-    sqlite3_config(SQLITE_CONFIG_LOG, outbox_sqlite_log, (void *)NULL);
+    sqlite_log_error(MOD, text, suffix);
 }
 
 /* SQLite's error for what: ERROR_IO, logged when a run of failures starts
@@ -395,7 +373,7 @@ int outbox_open(const struct outbox_config *cfg, struct outbox **out, struct err
     if (rc) {
         return rc;
     }
-    pthread_once(&outbox_log_once, outbox_log_init);
+    sqlite_log_route();
     rc = outbox_prepare_file(cfg->path, ed);
     if (rc) {
         outbox_log_error(ed->text, "");

@@ -11,6 +11,7 @@
 
 #include "../common/alloc.h"
 #include "../common/clock.h"
+#include "../engine/forecast.h"
 #include "../engine/planner.h"
 #include "../models/rng.h"
 #include "../models/solar.h"
@@ -130,17 +131,6 @@ static int world_check(const struct world_options *o, struct error_detail *ed)
     return world_check_extra(o, ed);
 }
 
-static void world_arrays(struct station_pv_array const *a, struct solar_array *sa)
-{
-    solar_array_default(sa);
-    sa->kwp = a->peak_kwp;
-    sa->ac_max_kw = a->inverter_ac_kw;
-    sa->tilt_deg = a->tilt_deg;
-    sa->azimuth_deg = a->azimuth_deg;
-    sa->gamma_per_c = a->temp_coeff_per_c;
-    sa->losses = a->losses;
-}
-
 /* PV (true and clear-sky) and base load for every step, at the step's middle. */
 static void world_physics(struct world *w)
 {
@@ -159,7 +149,7 @@ static void world_physics(struct world *w)
     }
     wx = weather_new(&clim, rng_mix(w->opt.seed, WORLD_STREAM_WEATHER), w->opt.step_minutes);
     for (int i = 0; i < st->n_pv_arrays; i++) {
-        world_arrays(&st->pv_arrays[i], &arrays[i]);
+        forecast_solar_array(&st->pv_arrays[i], &arrays[i]);
     }
     for (int k = 0; k < w->total; k++) {
         int64_t ts = w->opt.start_ms + k * dt_ms;
@@ -602,16 +592,20 @@ void world_forecast(const struct world *w,
     }
     for (int j = 0; j < n; j++) {
         int i = k + j < w->total ? k + j : w->total - 1;
-        double a = exp(-j * dt_h / w->opt.pv_forecast_tau_h);
 
-        if (perfect) {
-            pv_kw[j] = w->pv_true_kw[i];
-            base_kw[j] = w->base_true_kw[i];
-            ev_kw[j] = 0.0;
-            continue;
-        }
-        pv_kw[j] = w->pv_clear_kw[i] * (a * csi + (1.0 - a) * w->opt.pv_forecast_csi);
-        base_kw[j] = w->base_profile_kw[i];
+        pv_kw[j] = perfect ? w->pv_true_kw[i] : w->pv_clear_kw[i];
+        base_kw[j] = perfect ? w->base_true_kw[i] : w->base_profile_kw[i];
+        ev_kw[j] = 0.0;
+    }
+    if (!perfect) {
+        /* the live engine's forecast (engine/forecast.h) on the world's sky */
+        forecast_pv_blend(pv_kw,
+                          n,
+                          dt_h,
+                          csi,
+                          w->opt.pv_forecast_csi,
+                          w->opt.pv_forecast_tau_h,
+                          pv_kw);
     }
     if (perfect) {
         return;
