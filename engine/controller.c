@@ -148,7 +148,9 @@ static struct plan *controller_solve(struct controller *c,
         return NULL;
     }
     if (c->in_fallback) {
-        LOGI("controller", "LP solved again, mpc resumes");
+        LOGI("controller",
+             "LP solved again, %s resumes",
+             controller_strategy_names[c->opt.strategy]);
         c->in_fallback = 0;
     }
     return p;

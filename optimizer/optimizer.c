@@ -310,6 +310,15 @@ static int optimizer_main_solve(const struct scenario *sc, struct lp *lp, struct
     parm.presolve = GLP_OFF;
     glp_scale_prob(lp->prob, GLP_SF_AUTO);
     lp_initial_basis(sc, lp);
+    if (glp_simplex(lp->prob, &parm) == 0 && glp_get_status(lp->prob) == GLP_OPT) {
+        return ERROR_OK;
+    }
+    /* Rarely the crafted basis goes numerically singular on the way
+     * ("unable to factorize", GLP_EFAIL: once in a simulated year of oracle
+     * chunks). Start once more from GLPK's own advanced basis, which it
+     * builds to be well conditioned, before calling it a failure. */
+    LOGI("optimizer", "cost minimisation: retrying from GLPK's advanced basis");
+    glp_adv_basis(lp->prob, 0);
     return optimizer_simplex(lp, &parm, "cost minimisation", ed);
 }
 
