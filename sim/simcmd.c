@@ -345,7 +345,7 @@ static int simcmd_outputs(const struct simcmd_args *a,
         fprintf(err, "flexd sim: %s\n", ed.text);
     } else if (!a->quiet) {
         fprintf(out,
-                "wrote %s/{summary.json,sessions.csv,timeseries.csv,report.html}\n",
+                "wrote %s/{summary.json,sessions.csv,timeseries.csv,report.html,timing.json}\n",
                 a->out_dir);
     }
     return rc;
