@@ -520,31 +520,62 @@ double demand_expected_count(const struct demand_params *p, int source, int64_t 
     return rate;
 }
 
+/* What the expected-power profile needs of the parameters, computed once:
+ * per source and arrival minute, the share of the day's arrivals, the mean
+ * stay and the mean power of a car. */
+struct demand_profile {
+    struct demand_params p;
+    double wa[DEMAND_SOURCES][DM_DAY_MIN];
+    double kw_per_car[DEMAND_SOURCES][DM_DAY_MIN];
+    int stay[DEMAND_SOURCES][DM_DAY_MIN];
+};
+
+struct demand_profile *demand_profile_new(const struct demand_params *p)
+{
+    struct demand_profile *pr;
+
+    if (demand_params_validate(p, NULL) != ERROR_OK) {
+        return NULL;
+    }
+    pr = ALLOC_NEW(struct demand_profile);
+    pr->p = *p;
+    for (int s = 0; s < DEMAND_SOURCES; s++) {
+        demand_params_arrival_share(p, s, pr->wa[s]);
+        dm_stays(p, s, pr->wa[s], pr->stay[s]);
+        for (int m = 0; m < DM_DAY_MIN; m++) {
+            pr->kw_per_car[s][m] =
+                pr->wa[s][m] > 0.0 ? dm_energy_for_stay(p, s, pr->stay[s][m]) * 60 / pr->stay[s][m]
+                                   : 0.0;
+        }
+    }
+    return pr;
+}
+
+void demand_profile_free(struct demand_profile *pr)
+{
+    free(pr);
+}
+
 /* Add source s's expected power to the per-minute difference array diff
  * (horizon of h minutes from start_ms). */
-static int dm_profile_source(const struct demand_params *p,
+static int dm_profile_source(const struct demand_profile *pr,
                              int s,
                              int64_t from_ms,
                              int64_t start_ms,
                              int h,
                              double *diff)
 {
-    double wa[DM_DAY_MIN];
-    double kw_per_car[DM_DAY_MIN];
-    int stay[DM_DAY_MIN];
+    const double *wa = pr->wa[s];
+    const double *kw_per_car = pr->kw_per_car[s];
+    const int *stay = pr->stay[s];
     int64_t last_day = dm_day_of(start_ms + (int64_t)h * DM_MIN_MS - 1);
     int rc = ERROR_OK;
 
-    demand_params_arrival_share(p, s, wa);
-    dm_stays(p, s, wa, stay);
-    for (int m = 0; m < DM_DAY_MIN; m++) {
-        kw_per_car[m] = wa[m] > 0.0 ? dm_energy_for_stay(p, s, stay[m]) * 60 / stay[m] : 0.0;
-    }
     for (int64_t day = dm_day_of(start_ms) - DM_LOOKBACK_DAYS; rc == ERROR_OK && day <= last_day;
          day++) {
         double rate;
 
-        rc = dm_rate(p, s, day, &rate, NULL);
+        rc = dm_rate(&pr->p, s, day, &rate, NULL);
         for (int m = 0; rc == ERROR_OK && rate > 0.0 && m < DM_DAY_MIN; m++) {
             int64_t arrive_ms = dm_day_start(day) + m * DM_MIN_MS;
             int64_t rel = dm_floor_div(arrive_ms - start_ms, DM_MIN_MS);
@@ -565,37 +596,27 @@ static int dm_profile_source(const struct demand_params *p,
     return rc;
 }
 
-double demand_expected_kw_profile(const struct demand_params *p,
-                                  int64_t start_ms,
-                                  int step_minutes,
-                                  double *kw,
-                                  int steps)
-{
-    return demand_expected_kw_profile_from(p, INT64_MIN, start_ms, step_minutes, kw, steps);
-}
-
-double demand_expected_kw_profile_from(const struct demand_params *p,
-                                       int64_t from_ms,
-                                       int64_t start_ms,
-                                       int step_minutes,
-                                       double *kw,
-                                       int steps)
+double demand_profile_kw_from(const struct demand_profile *pr,
+                              int64_t from_ms,
+                              int64_t start_ms,
+                              int step_minutes,
+                              double *kw,
+                              int steps)
 {
     double total = NAN;
     double *diff = NULL;
     int h = 0;
     int rc = ERROR_OK;
 
-    if (step_minutes < 1 || step_minutes > DM_DAY_MIN || steps < 1 ||
-        (int64_t)steps * step_minutes > (int64_t)DM_PROFILE_DAYS_MAX * DM_DAY_MIN ||
-        demand_params_validate(p, NULL) != ERROR_OK) {
+    if (!pr || step_minutes < 1 || step_minutes > DM_DAY_MIN || steps < 1 ||
+        (int64_t)steps * step_minutes > (int64_t)DM_PROFILE_DAYS_MAX * DM_DAY_MIN) {
         rc = ERROR_RANGE;
     } else {
         h = steps * step_minutes;
         diff = alloc_array((size_t)h + 1, sizeof(*diff));
     }
     for (int s = 0; rc == ERROR_OK && s < DEMAND_SOURCES; s++) {
-        rc = dm_profile_source(p, s, from_ms, start_ms, h, diff);
+        rc = dm_profile_source(pr, s, from_ms, start_ms, h, diff);
     }
     if (rc == ERROR_OK) {
         double level = 0.0;
@@ -613,6 +634,29 @@ double demand_expected_kw_profile_from(const struct demand_params *p,
         }
     }
     free(diff);
+    return total;
+}
+
+double demand_expected_kw_profile(const struct demand_params *p,
+                                  int64_t start_ms,
+                                  int step_minutes,
+                                  double *kw,
+                                  int steps)
+{
+    return demand_expected_kw_profile_from(p, INT64_MIN, start_ms, step_minutes, kw, steps);
+}
+
+double demand_expected_kw_profile_from(const struct demand_params *p,
+                                       int64_t from_ms,
+                                       int64_t start_ms,
+                                       int step_minutes,
+                                       double *kw,
+                                       int steps)
+{
+    struct demand_profile *pr = demand_profile_new(p);
+    double total = demand_profile_kw_from(pr, from_ms, start_ms, step_minutes, kw, steps);
+
+    demand_profile_free(pr);
     return total;
 }
 

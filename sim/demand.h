@@ -113,6 +113,20 @@ double demand_expected_kw_profile_from(const struct demand_params *p,
                                        double *kw,
                                        int steps);
 
+/* The same profile from tables computed once (the simulator asks every
+ * step): NULL for invalid params. demand_profile_kw_from() returns as
+ * demand_expected_kw_profile_from(), NAN for a NULL profile. */
+struct demand_profile;
+
+struct demand_profile *demand_profile_new(const struct demand_params *p);
+void demand_profile_free(struct demand_profile *pr);
+double demand_profile_kw_from(const struct demand_profile *pr,
+                              int64_t from_ms,
+                              int64_t start_ms,
+                              int step_minutes,
+                              double *kw,
+                              int steps);
+
 /* Fill the arrival fields of a trace session from ev (id, source, wants_dc,
  * times, battery, SoC, max_kw = the preferred side's car limit, wanted_kwh;
  * plug_ms = arrival). Connector, delivery and revenue fields are zeroed. */

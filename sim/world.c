@@ -520,6 +520,7 @@ static int world_make(const struct station *st,
         w->opt.demand.visitor_flow = world_visitor;
         w->opt.demand.visitor_ctx = &w->opt.visitor_flow;
     }
+    w->ev_profile = demand_profile_new(&w->opt.demand);
     w->steps = opt->days * (1440 / opt->step_minutes);
     w->total = w->steps + opt->pad_steps;
     w->pv_true_kw = alloc_array((size_t)w->total, sizeof(double));
@@ -571,6 +572,7 @@ void world_free(struct world *w)
     free(w->base_profile_kw);
     free(w->cars);
     free(w->dr);
+    demand_profile_free(w->ev_profile);
     free(w);
 }
 
@@ -613,12 +615,8 @@ void world_forecast(const struct world *w,
     /* cars still to come, from the historical profile: the cars already
      * plugged in are sessions the controller knows, so they are left out */
     now_ms = w->opt.start_ms + (int64_t)k * w->opt.step_minutes * 60000;
-    if (!(demand_expected_kw_profile_from(&w->opt.demand,
-                                          now_ms,
-                                          now_ms,
-                                          w->opt.step_minutes,
-                                          ev_kw,
-                                          n) >= 0.0)) {
+    if (!(demand_profile_kw_from(w->ev_profile, now_ms, now_ms, w->opt.step_minutes, ev_kw, n) >=
+          0.0)) {
         memset(ev_kw, 0, (size_t)n * sizeof(*ev_kw));
     }
 }

@@ -104,6 +104,7 @@ struct world {
     struct world_car *cars; /* by arrival time */
     int n_dr;
     struct controller_dr *dr;
+    struct demand_profile *ev_profile; /* the EV forecast's tables (demand.h) */
 };
 
 /* Defaults for the Ulanhada station (documented in docs/simulation.md). */
