@@ -322,6 +322,28 @@ static const struct jsonfields_field sf_device[] = {
     JSONFIELDS_F_END,
 };
 
+static const char *const sf_baseline_names[] = {"similar_days", "recent_15min", NULL};
+
+/* The dispatcher's broker (docs/configuration.md "mqtt"). The password is
+ * read from password_file at start, never from this file. */
+static const struct jsonfields_field sf_mqtt[] = {
+    JSONFIELDS_F_STRING("host", struct station_mqtt, host, 1, SF_REQ, NULL),
+    JSONFIELDS_F_INT("port", struct station_mqtt, port, 1, 65535, 0, 1883),
+    JSONFIELDS_F_BOOL("tls", struct station_mqtt, tls, 0, 0),
+    JSONFIELDS_F_STRING("ca_file", struct station_mqtt, ca_file, 0, 0, ""),
+    JSONFIELDS_F_STRING("cert_file", struct station_mqtt, cert_file, 0, 0, ""),
+    JSONFIELDS_F_STRING("key_file", struct station_mqtt, key_file, 0, 0, ""),
+    JSONFIELDS_F_STRING("username", struct station_mqtt, username, 0, 0, ""),
+    JSONFIELDS_F_STRING("password_file", struct station_mqtt, password_file, 0, 0, ""),
+    JSONFIELDS_F_STRING("client_id", struct station_mqtt, client_id, 1, SF_REQ, NULL),
+    JSONFIELDS_F_STRING("topic_prefix", struct station_mqtt, topic_prefix, 0, 0, ""),
+    JSONFIELDS_F_INT("keepalive_s", struct station_mqtt, keepalive_s, 5, 3600, 0, 30),
+    JSONFIELDS_F_STRING("outbox_path", struct station_mqtt, outbox_path, 1, SF_REQ, NULL),
+    JSONFIELDS_F_ENUM("dr_baseline", struct station_mqtt, dr_baseline, sf_baseline_names, 0, 0),
+    JSONFIELDS_F_INT("dr_baseline_days", struct station_mqtt, dr_baseline_days, 1, 30, 0, 5),
+    JSONFIELDS_F_END,
+};
+
 static const struct jsonfields_field sf_root[] = {
     JSONFIELDS_F_STRING("id", struct station, id, 1, SF_REQ, NULL),
     JSONFIELDS_F_STRING("name", struct station, name, 1, SF_REQ, NULL),
@@ -361,6 +383,7 @@ static const struct jsonfields_field sf_root[] = {
                        STATION_DEVICES_MAX,
                        NULL,
                        0),
+    JSONFIELDS_F_OPTIONAL("mqtt", struct station, mqtt, has_mqtt, sf_mqtt),
     JSONFIELDS_F_END,
 };
 

@@ -2,19 +2,25 @@
 /*
  * cmd_run.c - `flexd run [-c CONFIG] [--db FILE] [--loopback PORT]
  * [--duration S]`: start the devices, the planner and the 1 s cycle, and
- * run until SIGINT or SIGTERM. Main thread.
+ * run until SIGINT or SIGTERM. Main thread. With an "mqtt" section in
+ * the station file, also the MQTT client (io/mqtt.h, paho's thread) and
+ * the dispatcher (engine/dispatch.h, its own thread): DR events, commands
+ * and tariffs in, acks and reports out.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cmd_run.h"
 
 #include "../common/error.h"
+#include "../common/fileio.h"
 #include "../common/numparse.h"
 #include "../config/builtin.h"
 #include "../config/station_file.h"
 #include "cli.h"
+#include "dispatch.h"
 #include "live.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 static volatile sig_atomic_t cmd_run_stop;
@@ -50,8 +56,85 @@ static int cmd_run_int(const char *opt, const char *s, long lo, long hi, long *v
     return ERROR_OK;
 }
 
+/* The password is the first line of the file the config names. */
+static int cmd_run_password(const char *path, char **out, struct error_detail *ed)
+{
+    size_t len = 0;
+    int rc = fileio_read_all(path, 4096, out, &len, ed);
+
+    if (rc) {
+        error_prefix(ed, "mqtt.password_file");
+        return rc;
+    }
+    (*out)[strcspn(*out, "\r\n")] = '\0';
+    return ERROR_OK;
+}
+
+/* Start the dispatcher and the MQTT client when the station has an mqtt
+ * section; *d and *m stay NULL without one. */
+static int cmd_run_mqtt(const struct station *st,
+                        const struct live_options *lo,
+                        struct live *l,
+                        struct dispatch **d,
+                        struct mqtt **m,
+                        struct error_detail *ed)
+{
+    const struct station_mqtt *c = &st->mqtt;
+    struct dispatch_options dopt;
+    struct mqtt_options mo;
+    char prefix[STATION_NAME_MAX + STATION_ID_MAX];
+    char *password = NULL;
+    int rc = ERROR_OK;
+
+    if (!st->has_mqtt) {
+        return ERROR_OK;
+    }
+    if (c->password_file[0]) {
+        rc = cmd_run_password(c->password_file, &password, ed);
+    }
+    dispatch_options_default(&dopt);
+    dopt.st = st;
+    dopt.live = l;
+    dopt.db_path = lo->db_path;
+    dopt.baseline = c->dr_baseline;
+    dopt.baseline_days = c->dr_baseline_days;
+    if (!rc) {
+        rc = dispatch_new(&dopt, d, ed);
+    }
+    mqtt_options_default(&mo);
+    snprintf(prefix, sizeof(prefix), "%s", c->topic_prefix);
+    if (!prefix[0]) {
+        snprintf(prefix, sizeof(prefix), "flexd/%s", st->id);
+    }
+    mo.host = c->host;
+    mo.port = c->port;
+    mo.client_id = c->client_id;
+    mo.prefix = prefix;
+    mo.tls = c->tls;
+    mo.ca_file = c->ca_file[0] ? c->ca_file : NULL;
+    mo.cert_file = c->cert_file[0] ? c->cert_file : NULL;
+    mo.key_file = c->key_file[0] ? c->key_file : NULL;
+    mo.username = c->username[0] ? c->username : NULL;
+    mo.password = password;
+    mo.keepalive_s = c->keepalive_s;
+    mo.outbox_path = c->outbox_path;
+    if (!rc) {
+        rc = mqtt_start(&mo, dispatch_topics(), dispatch_on_message, *d, m, ed);
+    }
+    if (!rc) {
+        rc = dispatch_start(*d, *m, ed);
+    }
+    if (password) {
+        memset(password, 0, strlen(password));
+        free(password);
+    }
+    return rc;
+}
+
 int cmd_run_main(int argc, char **argv, FILE *out, FILE *err)
 {
+    struct dispatch *d = NULL;
+    struct mqtt *m = NULL;
     struct live_options opt;
     const char *config = NULL;
     struct station *st = NULL;
@@ -105,8 +188,14 @@ int cmd_run_main(int argc, char **argv, FILE *out, FILE *err)
     if (rc == ERROR_OK) {
         rc = live_new(st, &opt, &l, &ed);
     }
+    if (rc == ERROR_OK) {
+        rc = cmd_run_mqtt(st, &opt, l, &d, &m, &ed);
+    }
     if (rc) {
         fprintf(err, "flexd run: %s\n", ed.text);
+        dispatch_free(d);
+        mqtt_stop(m);
+        live_free(l);
         station_free(st);
         return cli_exit_code(rc);
     }
@@ -120,6 +209,8 @@ int cmd_run_main(int argc, char **argv, FILE *out, FILE *err)
             st->n_devices,
             opt.cycle_ms);
     live_run(l, &cmd_run_stop, duration_s * 1000);
+    dispatch_free(d); /* before the client it publishes through */
+    mqtt_stop(m);
     live_free(l);
     station_free(st);
     fprintf(err, "flexd run: stopped\n");

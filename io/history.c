@@ -189,6 +189,7 @@ enum stmt_id {
     ST_OPEN_SESSIONS,
     ST_ACTIVE_PLAN,
     ST_ACTIVE_DR,
+    ST_MEAN_NET,
     ST_PRUNE_FIRST, /* the prune statements follow, in prune_table order */
 };
 
@@ -251,6 +252,11 @@ static const char *const stmt_sql[ST_PRUNE_FIRST] = {
                        " ORDER BY created_ms DESC, id DESC LIMIT 1",
     [ST_ACTIVE_DR] = "SELECT id, received_ms, start_ms, end_ms, state, json FROM dr_event"
                      " WHERE state IN ('received','accepted','active') ORDER BY start_ms, id",
+    /* sample-weighted, so a minute the engine was down for part of counts
+     * for what it holds */
+    [ST_MEAN_NET] = "SELECT SUM((grid_import_mean_kw - COALESCE(grid_export_mean_kw, 0))"
+                    " * n_samples), SUM(n_samples), COUNT(*) FROM rollup_1min"
+                    " WHERE bucket_ms >= ?1 AND bucket_ms < ?2 AND grid_import_mean_kw IS NOT NULL",
 };
 
 static const char *const plan_status_names[] = {"active", "superseded", "failed", "done"};
@@ -1529,6 +1535,29 @@ int history_active_dr(struct history *h, struct history_dr **out, int *n, struct
     }
     *out = (struct history_dr *)v.items;
     *n = v.n;
+    return row < 0 ? ERROR_IO : ERROR_OK;
+}
+
+int history_mean_net_kw(struct history *h,
+                        int64_t from_ms,
+                        int64_t to_ms,
+                        double *mean_kw,
+                        int *minutes,
+                        struct error_detail *ed)
+{
+    sqlite3_stmt *st = h->st[ST_MEAN_NET];
+    int row;
+
+    *mean_kw = NAN;
+    *minutes = 0;
+    sqlite3_bind_int64(st, 1, from_ms);
+    sqlite3_bind_int64(st, 2, to_ms);
+    row = history_next_row(h, st, ed);
+    if (row == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL && sqlite3_column_int64(st, 1) > 0) {
+        *mean_kw = sqlite3_column_double(st, 0) / (double)sqlite3_column_int64(st, 1);
+        *minutes = sqlite3_column_int(st, 2);
+    }
+    sqlite3_reset(st);
     return row < 0 ? ERROR_IO : ERROR_OK;
 }
 

@@ -279,6 +279,18 @@ int history_active_dr(struct history *h, struct history_dr **out, int *n, struct
 
 void history_dr_list_free(struct history_dr *list, int n);
 
+/* Mean net import (import minus export, kW) over the committed 1-min
+ * rollups with buckets in [from_ms, to_ms), weighted by their samples, for
+ * demand-response baselines (engine/dispatch.c). *minutes gets how many
+ * minutes had data; with none, *mean_kw is NaN and *minutes 0 (not an
+ * error). ERROR_IO when the query fails. */
+int history_mean_net_kw(struct history *h,
+                        int64_t from_ms,
+                        int64_t to_ms,
+                        double *mean_kw,
+                        int *minutes,
+                        struct error_detail *ed);
+
 struct history_stats {
     int pending;          /* records in the batch */
     int64_t dropped;      /* records refused (batch full) or lost with a failed batch */

@@ -593,8 +593,51 @@ int station_find_device(const struct station *st, int kind, const char *target)
     return -1;
 }
 
+/* A topic prefix is used as a topic level path: no wildcards, no empty
+ * levels, no leading or trailing '/'. */
+static int st_check_mqtt_prefix(const char *p, struct error_detail *ed)
+{
+    size_t n = strlen(p);
+
+    if (n == 0) {
+        return ERROR_OK;
+    }
+    if (strpbrk(p, "+#") || p[0] == '/' || p[n - 1] == '/' || strstr(p, "//")) {
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "mqtt.topic_prefix: \"%s\": no wildcards (+ #), no empty level, no"
+                          " leading or trailing '/'",
+                          p);
+    }
+    return ERROR_OK;
+}
+
+static int st_check_mqtt(const struct station_mqtt *m, struct error_detail *ed)
+{
+    if (!m->tls && (m->ca_file[0] || m->cert_file[0] || m->key_file[0])) {
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "mqtt.tls: false: ca_file, cert_file and key_file need tls true");
+    }
+    if (!m->cert_file[0] != !m->key_file[0]) {
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "mqtt.%s: missing: cert_file and key_file go together",
+                          m->cert_file[0] ? "key_file" : "cert_file");
+    }
+    if (m->password_file[0] && !m->username[0]) {
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "mqtt.username: missing: password_file needs a username");
+    }
+    return st_check_mqtt_prefix(m->topic_prefix, ed);
+}
+
 int station_validate(const struct station *st, struct error_detail *ed)
 {
+    if (st->has_mqtt && st_check_mqtt(&st->mqtt, ed)) {
+        return ERROR_INVALID;
+    }
     if (st_check_site(st, ed) || st_check_pv(st, ed)) {
         return ERROR_INVALID;
     }

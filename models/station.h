@@ -160,6 +160,34 @@ struct station_control {
     int departure_margin_min;
 };
 
+/* The optional connection to the grid dispatcher and city platform
+ * (io/mqtt.h, engine/dispatch.h, docs/configuration.md "mqtt"). Empty
+ * strings mean "not set". The password is never in the file: only the
+ * name of a file holding it. */
+#define STATION_PATH_MAX 512
+
+enum station_dr_baseline {
+    STATION_BASELINE_SIMILAR_DAYS = 0, /* same window on the last N similar days */
+    STATION_BASELINE_RECENT_15MIN = 1, /* the 15 min before the event */
+};
+
+struct station_mqtt {
+    char host[STATION_NAME_MAX];
+    int port;
+    int tls;
+    char ca_file[STATION_PATH_MAX];
+    char cert_file[STATION_PATH_MAX];
+    char key_file[STATION_PATH_MAX];
+    char username[STATION_NAME_MAX];
+    char password_file[STATION_PATH_MAX];
+    char client_id[STATION_NAME_MAX];
+    char topic_prefix[STATION_NAME_MAX]; /* "" = "flexd/{station id}" */
+    int keepalive_s;
+    char outbox_path[STATION_PATH_MAX];
+    int dr_baseline; /* enum station_dr_baseline */
+    int dr_baseline_days;
+};
+
 struct station {
     char id[STATION_ID_MAX];
     char name[STATION_NAME_MAX];
@@ -179,6 +207,8 @@ struct station {
     struct station_control control;
     int n_devices;
     struct station_device devices[STATION_DEVICES_MAX];
+    int has_mqtt;
+    struct station_mqtt mqtt;
 };
 
 /* A zeroed station (no PV, no battery, no chargers); free with station_free. */

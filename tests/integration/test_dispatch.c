@@ -1,0 +1,833 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_dispatch.c - the dispatcher (engine/dispatch.c) end to end: a real
+ * mosquitto (tests/mqtt_broker.h), the live engine against the device
+ * simulator over Modbus TCP on loopback (as test_live.c), flexd's MQTT
+ * client (io/mqtt.c) and a second paho client playing the grid
+ * dispatcher. live_run() runs on a thread of the test; the dispatcher runs
+ * on its own.
+ *
+ * Covers: a DR import-cap event's lifecycle (accepted with committed kW,
+ * active, the simulator's meter under the cap, performance reports,
+ * completed); a modification with a lower number (CONFLICT); a tariff that
+ * re-plans; every kind of bad payload rejected with its code and nothing
+ * changed; the broker killed and restarted mid-event with no report lost
+ * and nothing applied twice.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+#include "mqtt_broker.h"
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/logger.h"
+#include "config/builtin.h"
+#include "engine/dispatch.h"
+#include "engine/live.h"
+#include "engine/planner.h"
+#include "io/dispatch_msg.h"
+#include "io/mqtt.h"
+#include "sim/devsim.h"
+
+#include <MQTTAsync.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TD_CYCLE_MS 200
+#define TD_PREFIX   "flexd/test-station"
+#define TD_MSGS_MAX 4096
+
+static char td_dir[] = "/tmp/flexd-test-dispatch-XXXXXX";
+static char td_maps[512];
+static struct clock *td_clock;
+
+/* ---- the dispatcher's client ------------------------------------------- */
+
+struct td_msg {
+    char topic[128];
+    char *payload;
+};
+
+struct td_client {
+    MQTTAsync c;
+    pthread_mutex_t mu;
+    struct td_msg msg[TD_MSGS_MAX];
+    int n;
+    int connected;
+};
+
+static struct td_client td_cl;
+
+static int td_arrived(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
+{
+    struct td_client *t = ctx;
+
+    (void)tlen;
+    pthread_mutex_lock(&t->mu);
+    if (t->n < TD_MSGS_MAX && m->payloadlen > 0) {
+        struct td_msg *x = &t->msg[t->n++];
+
+        snprintf(x->topic, sizeof(x->topic), "%s", topic + strlen(TD_PREFIX) + 1);
+        x->payload = calloc(1, (size_t)m->payloadlen + 1);
+        memcpy(x->payload, m->payload, (size_t)m->payloadlen);
+    }
+    pthread_mutex_unlock(&t->mu);
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void td_connected(void *ctx, char *cause)
+{
+    struct td_client *t = ctx;
+    static const char *const topics[] = {TD_PREFIX "/ack",
+                                         TD_PREFIX "/dr/performance",
+                                         TD_PREFIX "/capacity"};
+
+    (void)cause;
+    for (int i = 0; i < 3; i++) {
+        MQTTAsync_subscribe(t->c, topics[i], 1, NULL);
+    }
+    t->connected = 1;
+}
+
+static void td_lost(void *ctx, char *cause)
+{
+    (void)cause;
+    ((struct td_client *)ctx)->connected = 0;
+}
+
+static void td_client_start(struct td_client *t, int port)
+{
+    MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+    char uri[64];
+
+    snprintf(uri, sizeof(uri), "tcp://127.0.0.1:%d", port);
+    pthread_mutex_init(&t->mu, NULL);
+    CHECK(MQTTAsync_create(&t->c, uri, "test-dispatcher", MQTTCLIENT_PERSISTENCE_NONE, NULL) ==
+          MQTTASYNC_SUCCESS);
+    MQTTAsync_setCallbacks(t->c, t, td_lost, td_arrived, NULL);
+    MQTTAsync_setConnected(t->c, t, td_connected);
+    co.cleansession = 0;
+    co.keepAliveInterval = 5;
+    co.automaticReconnect = 1;
+    co.minRetryInterval = 1;
+    co.maxRetryInterval = 1;
+    CHECK(MQTTAsync_connect(t->c, &co) == MQTTASYNC_SUCCESS);
+    for (int i = 0; i < 500 && !t->connected; i++) {
+        clock_sleep_ms(td_clock, 10);
+    }
+    CHECK(t->connected);
+}
+
+/* The dispatcher's publishes go over a plain socket speaking MQTT 3.1.1
+ * by hand (CONNECT, then one QoS 0 PUBLISH), one connection per message,
+ * so the test controls the retain flag and the bytes exactly, 1 MB
+ * included (flexd's own client, io/mqtt.h, refuses such a payload). */
+static void td_varint(unsigned char *b, size_t *n, size_t v)
+{
+    do {
+        unsigned char c = (unsigned char)(v % 128);
+
+        v /= 128;
+        b[(*n)++] = (unsigned char)(c | (v ? 0x80 : 0));
+    } while (v);
+}
+
+static int td_port;
+
+static void td_publish(const char *topic, const char *payload, size_t len, int retained)
+{
+    static const unsigned char conn_pkt[] =
+        {0x10, 16, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 0, 0, 4, 't', 'd', 'p', 'b'};
+    unsigned char head[16], ack[4];
+    char full[128];
+    size_t n = 0, tl;
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int ok;
+
+    snprintf(full, sizeof(full), "%s/%s", TD_PREFIX, topic);
+    tl = strlen(full);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)td_port);
+    head[n++] = (unsigned char)(0x30 | (retained ? 1 : 0));
+    td_varint(head, &n, 2 + tl + len);
+    head[n++] = (unsigned char)(tl >> 8);
+    head[n++] = (unsigned char)(tl & 0xff);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+         write(fd, conn_pkt, sizeof(conn_pkt)) == (ssize_t)sizeof(conn_pkt) &&
+         read(fd, ack, 4) == 4 && ack[0] == 0x20 && ack[3] == 0 &&
+         write(fd, head, n) == (ssize_t)n && write(fd, full, tl) == (ssize_t)tl;
+    for (size_t off = 0; ok && off < len;) {
+        ssize_t w = write(fd, payload + off, len - off);
+
+        ok = w > 0;
+        off += ok ? (size_t)w : 0;
+    }
+    ok = ok && write(fd, "\xe0\x00", 2) == 2;
+    CHECK(ok);
+    if (fd >= 0) {
+        char c;
+
+        while (read(fd, &c, 1) > 0) { /* the broker closes after DISCONNECT */
+        }
+        close(fd);
+    }
+}
+
+static void td_publish_s(const char *topic, const char *payload, int retained)
+{
+    td_publish(topic, payload, strlen(payload), retained);
+}
+
+static int td_count(void)
+{
+    int n;
+
+    pthread_mutex_lock(&td_cl.mu);
+    n = td_cl.n;
+    pthread_mutex_unlock(&td_cl.mu);
+    return n;
+}
+
+static const char *td_str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* The first message at index >= from on topic whose "id" (or "eventID")
+ * is id (NULL: any) and, for acks, whose status is status (NULL: any);
+ * waits up to ms. Returns its index or -1; *o (may be NULL) gets it parsed. */
+static int
+td_wait(int from, const char *topic, const char *id, const char *status, int ms, cJSON **o)
+{
+    for (int64_t end = clock_mono_ms(td_clock) + ms; clock_mono_ms(td_clock) < end;) {
+        for (int i = from; i < td_count(); i++) {
+            cJSON *j;
+            int ok;
+
+            if (strcmp(td_cl.msg[i].topic, topic) != 0) {
+                continue;
+            }
+            j = cJSON_Parse(td_cl.msg[i].payload);
+            ok = j &&
+                 (!id || strcmp(td_str(j, strcmp(topic, "ack") ? "eventID" : "id"), id) == 0) &&
+                 (!status || strcmp(td_str(j, "status"), status) == 0);
+            if (ok) {
+                if (o) {
+                    *o = j;
+                } else {
+                    cJSON_Delete(j);
+                }
+                return i;
+            }
+            cJSON_Delete(j);
+        }
+        clock_sleep_ms(td_clock, 20);
+    }
+    return -1;
+}
+
+static double td_num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* ---- the station ------------------------------------------------------- */
+
+struct td_site {
+    struct station *st;
+    struct devsim *ds;
+    struct live *l;
+    struct mqtt *m;
+    struct dispatch *d;
+    int ports[STATION_DEVICES_MAX];
+    pthread_t run;
+    volatile sig_atomic_t stop;
+};
+
+static void *td_live_thread(void *arg)
+{
+    struct td_site *s = arg;
+
+    live_run(s->l, &s->stop, 0);
+    return NULL;
+}
+
+static int td_connector(const struct station *st, const char *id)
+{
+    for (int k = 0; k < station_connector_count(st); k++) {
+        if (strcmp(planner_connector(st, k, NULL)->id, id) == 0) {
+            return k;
+        }
+    }
+    abort();
+}
+
+static void td_start(struct td_site *s, const struct mqtt_broker *b)
+{
+    struct error_detail ed = {{0}};
+    struct devsim_options o;
+    struct live_options lo;
+    struct dispatch_options dopt;
+    struct mqtt_options mo;
+    char db[300], outbox[300];
+
+    memset(s, 0, sizeof(*s));
+    CHECK(builtin_station_load(&s->st, &ed) == ERROR_OK);
+    for (int d = 0; d < s->st->n_devices; d++) {
+        struct station_device *dev = &s->st->devices[d];
+
+        dev->poll_ms = dev->kind == STATION_DEVICE_METER ? TD_CYCLE_MS / 2 : TD_CYCLE_MS;
+        dev->timeout_ms = dev->kind == STATION_DEVICE_METER ? 60 : 100;
+    }
+    devsim_options_default(&o);
+    o.port_base = 0;
+    o.cars = 0;
+    o.seed = 7;
+    o.maps_dir = td_maps;
+    o.start_ms = clock_from_local(2026, 7, 18, 12, 0, 0);
+    if (devsim_start(s->st, &o, &s->ds, &ed) != ERROR_OK) {
+        fprintf(stderr, "devsim: %s\n", ed.text);
+        abort();
+    }
+    for (int d = 0; d < s->st->n_devices; d++) {
+        s->ports[d] = devsim_port(s->ds, d);
+    }
+    devsim_set_pv_available_kw(s->ds, 40.0);
+    devsim_set_base_kw(s->ds, 25.0);
+    devsim_set_soc(s->ds, 0.5);
+    CHECK(devsim_plug(s->ds, td_connector(s->st, "DC1-A"), 60.0, 120.0) == ERROR_OK);
+    CHECK(devsim_plug(s->ds, td_connector(s->st, "DC2-A"), 60.0, 120.0) == ERROR_OK);
+    CHECK(devsim_plug(s->ds, td_connector(s->st, "AC1-1"), 20.0, 7.0) == ERROR_OK);
+
+    live_options_default(&lo);
+    lo.host = "127.0.0.1";
+    lo.ports = s->ports;
+    lo.cycle_ms = TD_CYCLE_MS;
+    lo.maps_dir = td_maps;
+    snprintf(db, sizeof(db), "%s/history.db", td_dir);
+    lo.db_path = db;
+    lo.history_flush_s = 1;
+    if (live_new(s->st, &lo, &s->l, &ed) != ERROR_OK) {
+        fprintf(stderr, "live: %s\n", ed.text);
+        abort();
+    }
+    dispatch_options_default(&dopt);
+    dopt.st = s->st;
+    dopt.live = s->l;
+    dopt.db_path = db;
+    dopt.baseline = STATION_BASELINE_RECENT_15MIN;
+    dopt.tick_ms = 250;
+    dopt.perf_step_ms = 2000;
+    CHECK(dispatch_new(&dopt, &s->d, &ed) == ERROR_OK);
+    mqtt_options_default(&mo);
+    mo.port = b->port;
+    mo.client_id = "flexd-test";
+    mo.prefix = TD_PREFIX;
+    snprintf(outbox, sizeof(outbox), "%s/outbox.db", td_dir);
+    mo.outbox_path = outbox;
+    mo.backoff_min_ms = 200;
+    mo.backoff_max_ms = 1000;
+    if (mqtt_start(&mo, dispatch_topics(), dispatch_on_message, s->d, &s->m, &ed) != ERROR_OK) {
+        fprintf(stderr, "mqtt: %s\n", ed.text);
+        abort();
+    }
+    CHECK(dispatch_start(s->d, s->m, &ed) == ERROR_OK);
+    CHECK(pthread_create(&s->run, NULL, td_live_thread, s) == 0);
+}
+
+static void td_stop(struct td_site *s)
+{
+    s->stop = 1;
+    live_wake(s->l);
+    pthread_join(s->run, NULL);
+    dispatch_free(s->d);
+    mqtt_stop(s->m);
+    live_free(s->l);
+    devsim_stop(s->ds);
+    station_free(s->st);
+}
+
+/* An import-cap event from start for dur_s seconds at cap_kw. */
+static char *td_event(const char *id, int mod, int64_t start_ms, int dur_s, double cap_kw)
+{
+    char start[40], created[40];
+
+    clock_format_iso(start_ms, start, sizeof(start));
+    clock_format_iso(clock_now_ms(td_clock) - 1000, created, sizeof(created));
+    return alloc_printf("{\"id\": \"%s\", \"programID\": \"test\", \"modificationNumber\": %d,"
+                        " \"priority\": 1, \"createdDateTime\": \"%s\","
+                        " \"intervalPeriod\": {\"start\": \"%s\", \"duration\": \"PT%dS\"},"
+                        " \"payloadDescriptors\": [{\"payloadType\": \"IMPORT_CAPACITY_LIMIT\","
+                        " \"units\": \"KW\"}], \"intervals\": [{\"id\": 0, \"payloads\":"
+                        " [{\"type\": \"IMPORT_CAPACITY_LIMIT\", \"values\": [%.1f]}]}]}",
+                        id,
+                        mod,
+                        created,
+                        start,
+                        dur_s,
+                        cap_kw);
+}
+
+/* Wait until live has a plan and the cars draw power. */
+static void td_settle(struct td_site *s)
+{
+    struct live_status ls;
+    int ok = 0;
+
+    for (int i = 0; i < 300 && !ok; i++) {
+        clock_sleep_ms(td_clock, 100);
+        live_status(s->l, &ls);
+        ok = ls.on_plan && ls.meter_ok && ls.ev_kw > 100.0;
+    }
+    /* flexd subscribes after it connects: probe until a forecast is
+     * answered, so the first event is not published into the void */
+    ok = 0;
+    for (int i = 0; i < 20 && !ok; i++) {
+        char id[32], probe[400], at[40];
+
+        snprintf(id, sizeof(id), "probe-%d", i);
+        clock_format_iso(clock_now_ms(td_clock) / 3600000 * 3600000, at, sizeof(at));
+        snprintf(probe,
+                 sizeof(probe),
+                 "{\"id\": \"%s\", \"createdDateTime\": \"%s\", \"intervalPeriod\":"
+                 " {\"start\": \"%s\", \"duration\": \"PT1H\"}, \"intervals\": [{\"id\": 0,"
+                 " \"payloads\": [{\"type\": \"VISITOR_FLOW\", \"values\": [100]}]}]}",
+                 id,
+                 at,
+                 at);
+        td_publish_s(DISPATCH_TOPIC_VISITOR_FLOW, probe, 0);
+        ok = td_wait(0, "ack", id, "accepted", 1000, NULL) >= 0;
+    }
+    CHECK(ok);
+    printf("settled: grid %.1f kW, EV %.1f kW, plans %d\n", ls.grid_kw, ls.ev_kw, ls.plans_solved);
+    CHECK(ok);
+}
+
+static void test_lifecycle(struct td_site *s)
+{
+    struct live_status ls0;
+    double cap_kw;
+    int64_t start = (clock_now_ms(td_clock) / 1000 + 2) * 1000;
+    char *ev, *old;
+    int from = td_count();
+    struct dispatch_stats st;
+    struct devsim_state ds;
+    double worst = 0.0;
+    cJSON *o = NULL;
+    int i, n_perf = 0;
+
+    /* a cap halfway between the plan's import and the least import it can
+     * reach now (only the battery is flexible: EV energy is a soft limit),
+     * and never above what the meter reads now: the correction must hold
+     * it whatever the planner does meanwhile */
+    {
+        struct live_capacity *c = calloc(1, sizeof(*c));
+        int64_t k;
+
+        CHECK(live_capacity(s->l, c) == ERROR_OK);
+        k = (clock_now_ms(td_clock) - c->start_ms) / (c->step_minutes * 60000LL);
+        live_status(s->l, &ls0);
+        /* never below what the plan can reach: that would be rightly
+         * rejected INSUFFICIENT_FLEXIBILITY */
+        cap_kw = fmax(c->net_min_kw[k] + 0.2,
+                      fmin(ls0.grid_kw, c->plan_kw[k]) - 0.5 * (c->plan_kw[k] - c->net_min_kw[k]));
+        cap_kw = ceil(cap_kw * 10.0) / 10.0;
+        printf("step %lld: plan %.1f kW, net_min %.1f kW, measured %.1f kW: cap %.0f kW\n",
+               (long long)k,
+               c->plan_kw[k],
+               c->net_min_kw[k],
+               ls0.grid_kw,
+               cap_kw);
+        free(c);
+    }
+    ev = td_event("evt-life", 1, start, 16, cap_kw);
+    old = td_event("evt-life", 0, start, 16, cap_kw);
+    td_publish_s("dr/event", ev, 0);
+    i = td_wait(from, "ack", "evt-life", "accepted", 5000, &o);
+    CHECK(i >= 0);
+    if (o) {
+        printf("accepted: code %s, committed %.1f kW: %s\n",
+               td_str(o, "code"),
+               td_num(o, "committed_kw"),
+               td_str(o, "message"));
+        CHECK(isfinite(td_num(o, "committed_kw")));
+        CHECK(strcmp(td_str(o, "code"), "OK") == 0 ||
+              strcmp(td_str(o, "code"), "INSUFFICIENT_FLEXIBILITY") == 0);
+        cJSON_Delete(o);
+    }
+    /* an older modification of an accepted event */
+    td_publish_s("dr/event", old, 0);
+    CHECK(td_wait(from, "ack", "evt-life", "rejected", 5000, &o) >= 0);
+    if (o) {
+        CHECK(strcmp(td_str(o, "code"), "CONFLICT") == 0);
+        cJSON_Delete(o);
+    }
+    clock_sleep_ms(td_clock, 300); /* the count is taken on the tick */
+    dispatch_stats(s->d, &st);
+    CHECK(st.events == 1);
+    /* active: give the correction two cycles, then the meter stays under */
+    while (clock_now_ms(td_clock) < start + 1500) {
+        clock_sleep_ms(td_clock, 50);
+    }
+    while (clock_now_ms(td_clock) < start + 15000) {
+        devsim_state(s->ds, &ds);
+        worst = fmax(worst, ds.grid_kw);
+        clock_sleep_ms(td_clock, 100);
+    }
+    printf("under the %.0f kW cap: highest meter reading %.1f kW\n", cap_kw, worst);
+    CHECK(worst <= cap_kw + 2.0);
+    i = td_wait(from, "ack", "evt-life", "completed", 8000, NULL);
+    CHECK(i >= 0);
+    CHECK(td_wait(from, "dr/performance", "evt-life", NULL, 100, NULL) >= 0);
+    for (int k = from; k < td_count(); k++) {
+        n_perf += strcmp(td_cl.msg[k].topic, "dr/performance") == 0 &&
+                  strstr(td_cl.msg[k].payload, "evt-life") != NULL;
+    }
+    o = NULL;
+    for (int k = from; k < td_count(); k++) {
+        if (strcmp(td_cl.msg[k].topic, "dr/performance") == 0 &&
+            strstr(td_cl.msg[k].payload, "\"final\":true")) {
+            o = cJSON_Parse(td_cl.msg[k].payload);
+        }
+    }
+    CHECK(o != NULL);
+    if (o) {
+        printf("%d performance reports; final: delivered %.3f of %.3f kWh, compliance %.2f\n",
+               n_perf,
+               td_num(o, "deliveredKwh"),
+               td_num(o, "requiredKwh"),
+               td_num(o, "compliance"));
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "intervals")) >= 6);
+        CHECK(td_num(o, "deliveredKwh") > 0.0);
+        CHECK(td_num(o, "compliance") > 0.5);
+        cJSON_Delete(o);
+    }
+    CHECK(n_perf >= 6);
+    clock_sleep_ms(td_clock, 500);
+    dispatch_stats(s->d, &st);
+    CHECK(st.events == 0);
+    free(ev);
+    free(old);
+}
+
+static void test_tariff(struct td_site *s)
+{
+    struct live_status ls;
+    struct dispatch_stats st;
+    char from_s[40], until_s[40], *t;
+    int64_t now = clock_now_ms(td_clock) / 3600000 * 3600000;
+    int plans, from = td_count(), n;
+    cJSON *o = NULL;
+
+    live_status(s->l, &ls);
+    plans = ls.plans_solved;
+    clock_format_iso(now, from_s, sizeof(from_s));
+    clock_format_iso(now + 24 * 3600000LL, until_s, sizeof(until_s));
+    t = alloc_printf("{\"id\": \"tariff-test\", \"createdDateTime\": \"%s\", \"validFrom\": \"%s\","
+                     " \"validUntil\": \"%s\", \"intervalPeriod\": {\"start\": \"%s\","
+                     " \"duration\": \"PT24H\"}, \"payloadDescriptors\": [{\"payloadType\":"
+                     " \"PRICE\", \"units\": \"KWH\", \"currency\": \"CNY\"}], \"intervals\":"
+                     " [{\"id\": 0, \"payloads\": [{\"type\": \"PRICE\", \"values\": [3.5]},"
+                     " {\"type\": \"EXPORT_PRICE\", \"values\": [0.2]}]}]}",
+                     from_s,
+                     from_s,
+                     until_s,
+                     from_s);
+    td_publish_s("tariff", t, 0);
+    CHECK(td_wait(from, "ack", "tariff-test", "accepted", 5000, &o) >= 0);
+    cJSON_Delete(o);
+    for (n = 0; n < 100; n++) {
+        live_status(s->l, &ls);
+        if (ls.plans_solved > plans) {
+            break;
+        }
+        clock_sleep_ms(td_clock, 100);
+    }
+    printf("tariff: plans solved %d -> %d\n", plans, ls.plans_solved);
+    CHECK(ls.plans_solved > plans);
+    {
+        struct live_capacity *c = calloc(1, sizeof(*c));
+        double top = 0.0;
+
+        clock_sleep_ms(td_clock, 300);
+        CHECK(live_capacity(s->l, c) == ERROR_OK);
+        for (int k = 0; k < c->n_flex; k++) {
+            top = fmax(top, c->marginal_cny_per_kwh[k]);
+        }
+        printf("tariff: highest marginal price in the new plan %.2f CNY/kWh\n", top);
+        CHECK(top > 3.0); /* the platform price, not the station tariff's (<= 1.3) */
+        free(c);
+    }
+    dispatch_stats(s->d, &st);
+    CHECK(st.price_sets == 1);
+    free(t);
+}
+
+struct td_bad {
+    const char *topic;
+    const char *payload; /* NULL: built by the test */
+    int retained;
+    const char *code;
+};
+
+static void test_bad_payloads(struct td_site *s)
+{
+    int64_t now = clock_now_ms(td_clock);
+    char *good = td_event("evt-bad", 0, now + 600000, 60, 150.0);
+    char *expired = td_event("evt-old", 0, now - 120000, 60, 150.0);
+    char *dup = td_event("evt-life", 1, now + 600000, 60, 150.0); /* processed before */
+    char *big = malloc(1024 * 1024 + 1);
+    char *deep = malloc(2 * 200 + 1);
+    char cmd_exp[400], cmd_type[400], iso_a[40], iso_b[40];
+    char *wrongtype, *unknown, *missing, *range, *cancel;
+    struct dispatch_stats before, after;
+    struct live_status ls0, ls1;
+
+    memset(big, ' ', 1024 * 1024);
+    big[0] = '{';
+    big[1024 * 1024 - 1] = '}';
+    big[1024 * 1024] = '\0';
+    for (int i = 0; i < 200; i++) {
+        deep[i] = '[';
+        deep[200 + i] = ']';
+    }
+    deep[400] = '\0';
+    wrongtype = alloc_printf("%s", good);
+    memcpy(strstr(wrongtype, "\"modificationNumber\": 0"), "\"modificationNumber\":{}", 23);
+    unknown = alloc_printf("{\"bogus\": 1, %s", good + 1);
+    missing = alloc_printf("{%s", strstr(good, "\"programID\""));
+    range = alloc_printf("%s", good);
+    memcpy(strstr(range, "[150.0]"), "[-15.0]", 7);
+    cancel =
+        alloc_printf("{\"id\": \"evt-nobody\", \"programID\": \"test\","
+                     " \"modificationNumber\": 3, \"priority\": 1, \"createdDateTime\": \"%s\","
+                     " \"cancelled\": true}",
+                     (clock_format_iso(now - 1000, iso_a, sizeof(iso_a)), iso_a));
+    clock_format_iso(now - 2000, iso_a, sizeof(iso_a));
+    clock_format_iso(now - 1000, iso_b, sizeof(iso_b));
+    snprintf(cmd_exp,
+             sizeof(cmd_exp),
+             "{\"id\": \"cmd-exp\", \"command\": \"IMPORT_CAP\", \"value_kw\": 50, \"issued\":"
+             " \"%s\", \"expires\": \"%s\", \"duration\": \"PT30M\"}",
+             iso_a,
+             iso_b);
+    clock_format_iso(now + 60000, iso_b, sizeof(iso_b));
+    snprintf(cmd_type,
+             sizeof(cmd_type),
+             "{\"id\": \"cmd-type\", \"command\": \"IMPORT_CAP\", \"value_kw\": \"50\","
+             " \"issued\": \"%s\", \"expires\": \"%s\", \"duration\": \"PT30M\"}",
+             iso_a,
+             iso_b);
+    {
+        const struct td_bad cases[] = {
+            {"dr/event", "this is not JSON", 0, "INVALID_PAYLOAD"},
+            {"dr/event", wrongtype, 0, "SCHEMA_VIOLATION"},
+            {"dr/event", unknown, 0, "SCHEMA_VIOLATION"},
+            {"dr/event", missing, 0, "SCHEMA_VIOLATION"},
+            {"dr/event", big, 0, "INVALID_PAYLOAD"},
+            {"dr/event", deep, 0, "INVALID_PAYLOAD"},
+            {"dr/event", expired, 0, "EXPIRED"},
+            {"dr/event", dup, 0, "DUPLICATE"},
+            {"dr/event", range, 0, "OUT_OF_RANGE"},
+            {"dr/event", cancel, 0, "UNKNOWN_EVENT"},
+            {"command", cmd_exp, 0, "EXPIRED"},
+            {"command", cmd_type, 0, "SCHEMA_VIOLATION"},
+            {"command", "[1, 2", 0, "INVALID_PAYLOAD"},
+            {"tariff", "{\"id\": 5}", 0, "SCHEMA_VIOLATION"},
+            {"forecast/visitor_flow", "null", 0, "SCHEMA_VIOLATION"},
+        };
+
+        cJSON *r = NULL;
+
+        /* the retained command published before flexd connected came with
+         * the retain flag on subscribe: rejected, not applied, cleared */
+        CHECK(td_wait(0, "ack", "cmd-ret", "rejected", 100, &r) >= 0);
+        CHECK(r && strcmp(td_str(r, "code"), "RETAINED_COMMAND") == 0);
+        cJSON_Delete(r);
+        dispatch_stats(s->d, &before);
+        CHECK(before.overrides == 0);
+        live_status(s->l, &ls0);
+        for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+            int from = td_count();
+            cJSON *o = NULL;
+            int i;
+
+            td_publish_s(cases[k].topic, cases[k].payload, cases[k].retained);
+            i = td_wait(from, "ack", NULL, "rejected", 5000, &o);
+            printf("bad payload %zu on %s: %s (%.60s)\n",
+                   k,
+                   cases[k].topic,
+                   o ? td_str(o, "code") : "no ack",
+                   o ? td_str(o, "message") : "");
+            CHECK(i >= 0 && o && strcmp(td_str(o, "code"), cases[k].code) == 0);
+            cJSON_Delete(o);
+        }
+        clock_sleep_ms(td_clock, 500);
+        dispatch_stats(s->d, &after);
+        live_status(s->l, &ls1);
+        /* nothing changed: no DR set, no override, no prices, no event */
+        CHECK(after.dr_sets == before.dr_sets);
+        CHECK(after.dr_pieces == before.dr_pieces);
+        CHECK(after.overrides == before.overrides);
+        CHECK(after.price_sets == before.price_sets);
+        CHECK(after.events == 0);
+        CHECK_NEAR(ls1.import_max_kw, ls0.import_max_kw, 1e-9);
+        CHECK(after.rejected - before.rejected == (int64_t)(sizeof(cases) / sizeof(cases[0])));
+    }
+    free(good);
+    free(expired);
+    free(dup);
+    free(big);
+    free(deep);
+    free(wrongtype);
+    free(unknown);
+    free(missing);
+    free(range);
+    free(cancel);
+}
+
+/* The broker dies mid-event and comes back: every report arrives (some
+ * maybe twice, QoS 1) and the event is applied once. */
+static void test_broker_kill(struct td_site *s, struct mqtt_broker *b)
+{
+    int64_t start = (clock_now_ms(td_clock) / 1000 + 1) * 1000;
+    char *ev = td_event("evt-kill", 0, start, 14, 130.0);
+    int from = td_count();
+    struct dispatch_stats st0, st1;
+    int accepted = 0, completed = 0, max_steps = 0, seen[64] = {0}, missing = 0;
+    cJSON *fin = NULL;
+
+    dispatch_stats(s->d, &st0);
+    td_publish_s("dr/event", ev, 0);
+    CHECK(td_wait(from, "ack", "evt-kill", "accepted", 5000, NULL) >= 0);
+    CHECK(td_wait(from, "dr/performance", "evt-kill", NULL, 6000, NULL) >= 0);
+    CHECK(mqtt_broker_save(b) == 0);
+    mqtt_broker_kill(b);
+    printf("broker killed mid-event\n");
+    clock_sleep_ms(td_clock, 5000);
+    CHECK(mqtt_broker_launch(b) == 0);
+    printf("broker restarted\n");
+    CHECK(td_wait(from, "ack", "evt-kill", "completed", 20000, NULL) >= 0);
+    clock_sleep_ms(td_clock, 1500);
+    dispatch_stats(s->d, &st1);
+    for (int k = from; k < td_count(); k++) {
+        cJSON *o;
+
+        if (!strstr(td_cl.msg[k].payload, "evt-kill")) {
+            continue;
+        }
+        o = cJSON_Parse(td_cl.msg[k].payload);
+        if (strcmp(td_cl.msg[k].topic, "ack") == 0) {
+            accepted += strcmp(td_str(o, "status"), "accepted") == 0;
+            completed += strcmp(td_str(o, "status"), "completed") == 0;
+        } else if (strcmp(td_cl.msg[k].topic, "dr/performance") == 0) {
+            int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "intervals"));
+
+            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "final"))) {
+                cJSON_Delete(fin);
+                fin = o;
+                o = NULL;
+            } else if (n < 64) {
+                seen[n] = 1;
+            }
+            max_steps = n > max_steps ? n : max_steps;
+        }
+        cJSON_Delete(o);
+    }
+    /* every progress report k = 1 .. steps arrived: none lost in the outage */
+    for (int k = 1; k < max_steps; k++) {
+        missing += !seen[k];
+    }
+    printf("after the outage: %d accepted ack(s), %d completed, %d steps, %d reports missing,"
+           " dr_sets %lld -> %lld, perf reports %lld\n",
+           accepted,
+           completed,
+           max_steps,
+           missing,
+           (long long)st0.dr_sets,
+           (long long)st1.dr_sets,
+           (long long)(st1.perf_reports - st0.perf_reports));
+    CHECK(fin != NULL);
+    CHECK(missing == 0);
+    CHECK(max_steps >= 5);
+    CHECK(accepted >= 1 && completed >= 1);
+    /* applied once: one accept in flexd's counters; the event's pieces
+     * set once and removed once (plus the set of the next tick at most) */
+    CHECK(st1.rejected == st0.rejected);
+    CHECK(st1.dr_sets - st0.dr_sets <= 3);
+    CHECK(st1.events == 0);
+    cJSON_Delete(fin);
+    free(ev);
+}
+
+int main(void)
+{
+    struct mqtt_broker b;
+    struct td_site s;
+
+    if (!mkdtemp(td_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(td_maps, sizeof(td_maps), "%s/config/devices", FLEXD_SOURCE_DIR);
+    td_clock = clock_new_real();
+    logger_set_level(LOGGER_INFO);
+    if (mqtt_broker_start(&b, MQTT_BROKER_PLAIN, 1) != 0) {
+        fprintf(stderr, "cannot start mosquitto\n");
+        return 1;
+    }
+    td_port = b.port;
+    td_client_start(&td_cl, b.port);
+    {
+        /* a retained command waiting at the broker before flexd starts:
+         * MQTT sets the retain flag only on delivery to a new subscription */
+        char cmd[400], a[40], e[40];
+
+        clock_format_iso(clock_now_ms(td_clock) - 1000, a, sizeof(a));
+        clock_format_iso(clock_now_ms(td_clock) + 120000, e, sizeof(e));
+        snprintf(cmd,
+                 sizeof(cmd),
+                 "{\"id\": \"cmd-ret\", \"command\": \"IMPORT_CAP\", \"value_kw\": 50,"
+                 " \"issued\": \"%s\", \"expires\": \"%s\", \"duration\": \"PT30M\"}",
+                 a,
+                 e);
+        td_publish_s("command", cmd, 1);
+        clock_sleep_ms(td_clock, 200);
+    }
+    td_start(&s, &b);
+    td_settle(&s);
+    test_lifecycle(&s);
+    test_bad_payloads(&s);
+    test_tariff(&s);
+    test_broker_kill(&s, &b);
+    td_stop(&s);
+    MQTTAsync_disconnect(td_cl.c, NULL);
+    MQTTAsync_destroy(&td_cl.c);
+    for (int i = 0; i < td_cl.n; i++) {
+        free(td_cl.msg[i].payload);
+    }
+    mqtt_broker_stop(&b);
+    clock_free(td_clock);
+    {
+        char cmd[512];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", td_dir);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "could not remove %s\n", td_dir);
+        }
+    }
+    return CHECK_DONE();
+}
