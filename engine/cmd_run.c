@@ -186,6 +186,8 @@ int cmd_run_main(int argc, char **argv, FILE *out, FILE *err)
     }
     rc = config ? station_file_load(config, &st, &ed) : builtin_station_load(&st, &ed);
     if (rc == ERROR_OK) {
+        opt.replan_s = st->control.replan_s;
+        opt.cycle_ms = st->control.cycle_ms;
         rc = live_new(st, &opt, &l, &ed);
     }
     if (rc == ERROR_OK) {
@@ -203,6 +205,9 @@ int cmd_run_main(int argc, char **argv, FILE *out, FILE *err)
     sa.sa_handler = cmd_run_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* a broker or device that closed its socket must not kill the daemon */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
     fprintf(err,
             "flexd run: %s: %d devices, cycle %d ms\n",
             config ? config : BUILTIN_NAME,

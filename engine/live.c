@@ -1259,6 +1259,9 @@ int live_new(const struct station *st,
         struct history_config hc;
 
         history_config_init(&hc, opt->db_path, l->clock);
+        hc.retention.sample_ms = (int64_t)st->control.history_sample_days * CLOCK_DAY_MS;
+        hc.retention.minute_ms = (int64_t)st->control.history_minute_days * CLOCK_DAY_MS;
+        hc.retention.quarter_ms = (int64_t)st->control.history_quarter_days * CLOCK_DAY_MS;
         if (history_open(&hc, &l->hist, ed) != ERROR_OK) {
             live_free(l);
             return ERROR_IO;

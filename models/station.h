@@ -158,6 +158,12 @@ struct station_control {
     /* plan each plugged-in car to be served this many minutes before its
      * declared departure: drivers' declared times are optimistic */
     int departure_margin_min;
+    int replan_s; /* periodic re-plan of the live engine, s */
+    int cycle_ms; /* live control cycle, ms */
+    /* history retention (io/history.h), days */
+    int history_sample_days;  /* 1-s samples */
+    int history_minute_days;  /* 1-min rollups */
+    int history_quarter_days; /* 15-min rollups */
 };
 
 /* The optional connection to the grid dispatcher and city platform

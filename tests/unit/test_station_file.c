@@ -134,7 +134,9 @@ static void test_shipped(void)
     CHECK_NEAR(st->penalties.grid_limit_cny_per_kwh, 100, 0);
     CHECK_NEAR(st->penalties.reserve_cny_per_kwh, SCENARIO_PENALTY_RESERVE, 0); /* default */
     CHECK(st->control.departure_margin_min == 30);
-    CHECK_NEAR(st->grid.demand_target_kw, 0, 0); /* default: no budgeted peak */
+    CHECK(st->control.replan_s == 300 && st->control.cycle_ms == 1000); /* defaults */
+    CHECK(st->control.history_sample_days == 2 && st->control.history_quarter_days == 3653);
+    CHECK_NEAR(st->grid.demand_target_kw, 0, 0);             /* default: no budgeted peak */
     CHECK_NEAR(station_base_load_kw(st, 12 * 60), 25, 0);    /* amenities open */
     CHECK_NEAR(station_base_load_kw(st, 20 * 60), 33, 0);    /* open + lighting */
     CHECK_NEAR(station_base_load_kw(st, 23 * 60), 14, 0);    /* night + lighting */
@@ -327,6 +329,41 @@ static void test_rules(void)
             "'departure_margin_min': 2.5",
             ERROR_INVALID,
             "control.departure_margin_min",
+            NULL);
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 30, 'replan_s': 5",
+            ERROR_INVALID,
+            "control.replan_s",
+            "5");
+    /* the optional mqtt section */
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 30}, 'mqtt': {'host': '127.0.0.1', 'port': 0",
+            ERROR_INVALID,
+            "mqtt.port",
+            "0");
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 30}, 'mqtt': {'host': '127.0.0.1', 'client_id': 'u1', "
+            "'outbox_path': '/tmp/o.db', "
+            "'topic_prefix': 'a/#'",
+            ERROR_INVALID,
+            "mqtt.topic_prefix",
+            "wildcards");
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 30}, 'mqtt': {'host': '127.0.0.1', 'client_id': 'u1', "
+            "'outbox_path': '/tmp/o.db', "
+            "'ca_file': '/x.pem'",
+            ERROR_INVALID,
+            "mqtt.tls",
+            NULL);
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 30}, 'mqtt': {'host': '127.0.0.1', 'password': 'x'",
+            ERROR_INVALID,
+            "mqtt.password",
+            "unknown key");
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 30, 'history_sample_days': 0",
+            ERROR_INVALID,
+            "control.history_sample_days",
             NULL);
     sft_bad("{'id': 'DC1-A', 'max_kw': 120}",
             "{'id': 'DC1-A', 'max_kw': 200}",
