@@ -38,6 +38,8 @@
 #define LIVE_LEARN_RATE 0.1
 /* a device not reached this long after start is alarmed as offline */
 #define LIVE_CONNECT_GRACE_MS 5000
+/* share of a fall in the measured base load believed per cycle */
+#define LIVE_BASE_FALL 0.25
 
 struct live_session {
     int open;
@@ -82,7 +84,8 @@ struct live {
     struct device_reading rd[STATION_DEVICES_MAX];
     int was_online[STATION_DEVICES_MAX]; /* -1 before the first contact or alarm */
     int64_t start_mono_ms;
-    int meter; /* device index, -1 = none */
+    double base_est_kw; /* base load as believed (see live_measure) */
+    int meter;          /* device index, -1 = none */
     int storage;
     int parking;
     int pv_dev[STATION_PV_ARRAYS_MAX];
@@ -450,8 +453,19 @@ static void live_measure(struct live *l, int64_t now)
     s->meter_ok = l->meter >= 0 && live_fresh(l, l->meter, now);
     if (s->meter_ok) {
         s->grid_kw = l->rd[l->meter].grid_kw;
-        /* what is not PV, battery or EV at the meter is the base load */
-        s->base_kw = fmax(0.0, s->grid_kw + pv + s->ess_kw - ev);
+        /* what is not PV, battery or EV at the meter is the base load. The
+         * devices are polled apart, so the meter may not yet show what the
+         * battery or a charger just did: taken raw, such a mismatched pair
+         * made the correction swing the battery every other cycle. A rise
+         * is believed at once (an import cap must see a load step now), a
+         * fall only gradually, which errs towards more import: the safe
+         * side of every limit. */
+        double raw = fmax(0.0, s->grid_kw + pv + s->ess_kw - ev);
+
+        l->base_est_kw = raw >= l->base_est_kw || isnan(l->base_est_kw)
+                             ? raw
+                             : l->base_est_kw + LIVE_BASE_FALL * (raw - l->base_est_kw);
+        s->base_kw = l->base_est_kw;
     } else {
         struct clock_civil lt;
 
@@ -1223,6 +1237,7 @@ int live_new(const struct station *st,
     l->opt = *opt;
     l->clock = clock_new_real();
     l->start_mono_ms = clock_mono_ms(l->clock);
+    l->base_est_kw = NAN;
     l->n_conn = station_connector_count(st);
     l->copt.strategy = CONTROLLER_MPC;
     l->copt.step_minutes = opt->step_minutes;

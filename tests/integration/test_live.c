@@ -192,6 +192,21 @@ static void test_discovery_and_setpoints(void)
            ds.pv_kw);
     CHECK(n > 0);
     CHECK(ls.sessions_open == 1);
+    /* and the battery settles: the devices are polled apart, and a
+     * mismatched meter/battery pair once made it swing every other cycle */
+    {
+        double lo = INFINITY;
+        double hi = -INFINITY;
+
+        for (int i = 0; i < 8; i++) {
+            tl_cycles(&s, 1);
+            devsim_state(s.ds, &ds);
+            lo = fmin(lo, ds.ess_kw);
+            hi = fmax(hi, ds.ess_kw);
+        }
+        printf("battery over 8 cycles: %.1f .. %.1f kW\n", lo, hi);
+        CHECK(hi - lo < 15.0);
+    }
     tl_stop(&s);
 }
 
