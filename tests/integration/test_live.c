@@ -192,20 +192,30 @@ static void test_discovery_and_setpoints(void)
            ds.pv_kw);
     CHECK(n > 0);
     CHECK(ls.sessions_open == 1);
-    /* and the battery settles: the devices are polled apart, and a
-     * mismatched meter/battery pair once made it swing every other cycle */
+    /* and the battery does not swing: the devices are polled apart, and a
+     * mismatched meter/battery pair once made it jump between two values
+     * every other cycle. Settling towards a value is fine; reversals of
+     * direction are what the swing looked like. */
     {
-        double lo = INFINITY;
-        double hi = -INFINITY;
+        double prev_step = 0.0;
+        double prev = NAN;
+        int reversals = 0;
 
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < 10; i++) {
             tl_cycles(&s, 1);
             devsim_state(s.ds, &ds);
-            lo = fmin(lo, ds.ess_kw);
-            hi = fmax(hi, ds.ess_kw);
+            if (!isnan(prev) && fabs(ds.ess_kw - prev) > 3.0) {
+                double step = ds.ess_kw - prev;
+
+                reversals += prev_step != 0.0 && (step > 0.0) != (prev_step > 0.0);
+                prev_step = step;
+            }
+            prev = ds.ess_kw;
         }
-        printf("battery over 8 cycles: %.1f .. %.1f kW\n", lo, hi);
-        CHECK(hi - lo < 15.0);
+        printf("battery over 10 cycles: %d reversals of more than 3 kW, now %.1f kW\n",
+               reversals,
+               ds.ess_kw);
+        CHECK(reversals <= 2);
     }
     tl_stop(&s);
 }
@@ -242,9 +252,16 @@ static void test_pv_drop_under_cap(void)
            ds.pv_kw);
     CHECK(n > 0);
     tl_cycles(&s, 5);
-    /* a cloud: PV drops to a fifth */
-    devsim_set_pv_factor(s.ds, 0.2);
-    clock_sleep_ms(tl_clock, 2 * TL_CYCLE_MS / 3); /* the meter sees it */
+    /* a dark cloud: PV drops to nothing */
+    devsim_set_pv_factor(s.ds, 0.0);
+    for (int i = 0; i < 100; i++) { /* the simulator's physics takes it in (a tick) */
+        clock_sleep_ms(tl_clock, 10);
+        devsim_state(s.ds, &ds);
+        if (ds.pv_kw < 5.0) {
+            break;
+        }
+    }
+    clock_sleep_ms(tl_clock, TL_CYCLE_MS / 2); /* the meter sees it */
     devsim_state(s.ds, &ds);
     printf("PV dropped: grid %.1f kW over a %.0f kW cap\n", ds.grid_kw, cap_kw);
     CHECK(ds.grid_kw > cap_kw + 5.0); /* the test really broke the cap */
