@@ -7,9 +7,10 @@
  * dispatcher. live_run() runs on a thread of the test; the dispatcher runs
  * on its own.
  *
- * Covers: a DR import-cap event's lifecycle (accepted with committed kW,
- * active, the simulator's meter under the cap, performance reports,
- * completed); a modification with a lower number (CONFLICT); a tariff that
+ * Covers: a DR import-cap event's lifecycle (a cap that binds: the
+ * simulator's meter above it when the event is sent; accepted with
+ * committed kW, active, the meter under the cap, performance reports with
+ * delivered energy, completed); a modification with a lower number (CONFLICT); a tariff that
  * re-plans; every kind of bad payload rejected with its code and nothing
  * changed; the broker killed and restarted mid-event with no report lost
  * and nothing applied twice.
@@ -416,36 +417,62 @@ static void td_settle(struct td_site *s)
     CHECK(ok);
 }
 
+/* Make the cap of the lifecycle event bind. At midday the plan already
+ * discharges the battery at full power and sits at its least import in the
+ * present step, so a cap under the plan would rightly be rejected. Instead
+ * the meter is pushed above the plan: the site's base load steps up by
+ * TD_STEP_KW, which the plan in force does not know (the engine follows
+ * the plan's setpoints and does not re-plan on it by itself). The event's
+ * cap then lies between the plan's least import (so flexd commits it in
+ * full) and the meter: the engine must cut the cars to hold it. The higher
+ * load is kept long enough to weigh in the 15-minute baseline, so the
+ * event also delivers a reduction against it. */
+#define TD_STEP_KW 110.0
+
+static void td_load_step(struct td_site *s)
+{
+    struct live_status ls;
+
+    devsim_set_base_kw(s->ds, 25.0 + TD_STEP_KW);
+    clock_sleep_ms(td_clock, 12000);
+    live_status(s->l, &ls);
+    printf("base load up %.0f kW: grid %.1f kW, EV %.1f kW\n", TD_STEP_KW, ls.grid_kw, ls.ev_kw);
+}
+
 static void test_lifecycle(struct td_site *s)
 {
     struct live_status ls0;
-    double cap_kw;
-    int64_t start = (clock_now_ms(td_clock) / 1000 + 2) * 1000;
+    double cap_kw, before_kw;
+    int64_t start;
     char *ev, *old;
-    int from = td_count();
+    int from;
     struct dispatch_stats st;
     struct devsim_state ds;
     double worst = 0.0;
     cJSON *o = NULL;
     int i, n_perf = 0;
 
-    /* a cap halfway between the plan's import and the least import it can
-     * reach now (only the battery is flexible: EV energy is a soft limit),
-     * and never above what the meter reads now: the correction must hold
-     * it whatever the planner does meanwhile */
+    td_load_step(s);
+    start = (clock_now_ms(td_clock) / 1000 + 3) * 1000;
+    from = td_count();
+    /* a cap a fifth of the way from what the plan can reach now to what
+     * the meter reads: committed in full, and binding */
     {
         struct live_capacity *c = calloc(1, sizeof(*c));
+        double lo_kw;
         int64_t k;
 
         CHECK(live_capacity(s->l, c) == ERROR_OK);
         k = (clock_now_ms(td_clock) - c->start_ms) / (c->step_minutes * 60000LL);
         live_status(s->l, &ls0);
+        devsim_state(s->ds, &ds);
+        before_kw = ds.grid_kw;
         /* never below what the plan can reach: that would be rightly
          * rejected INSUFFICIENT_FLEXIBILITY */
-        cap_kw = fmax(c->net_min_kw[k] + 0.2,
-                      fmin(ls0.grid_kw, c->plan_kw[k]) - 0.5 * (c->plan_kw[k] - c->net_min_kw[k]));
+        lo_kw = fmax(c->net_min_kw[k], c->plan_kw[k]) + 0.5;
+        cap_kw = lo_kw + 0.2 * (ls0.grid_kw - lo_kw);
         cap_kw = ceil(cap_kw * 10.0) / 10.0;
-        printf("step %lld: plan %.1f kW, net_min %.1f kW, measured %.1f kW: cap %.0f kW\n",
+        printf("step %lld: plan %.1f kW, net_min %.1f kW, measured %.1f kW: cap %.1f kW\n",
                (long long)k,
                c->plan_kw[k],
                c->net_min_kw[k],
@@ -478,16 +505,21 @@ static void test_lifecycle(struct td_site *s)
     clock_sleep_ms(td_clock, 300); /* the count is taken on the tick */
     dispatch_stats(s->d, &st);
     CHECK(st.events == 1);
-    /* active: give the correction two cycles, then the meter stays under */
-    while (clock_now_ms(td_clock) < start + 1500) {
-        clock_sleep_ms(td_clock, 50);
+    /* (a) the cap binds: when the event is sent the meter reads well above
+     * it (flexd re-plans on the notice, so it may fall before start) */
+    printf("before the event: meter %.1f kW, cap %.1f kW\n", before_kw, cap_kw);
+    CHECK(before_kw > cap_kw + 20.0);
+    /* (b) active: give the correction two cycles, then the meter stays under */
+    while (clock_now_ms(td_clock) < start + 2 * TD_CYCLE_MS) {
+        clock_sleep_ms(td_clock, 20);
     }
     while (clock_now_ms(td_clock) < start + 15000) {
         devsim_state(s->ds, &ds);
         worst = fmax(worst, ds.grid_kw);
         clock_sleep_ms(td_clock, 100);
     }
-    printf("under the %.0f kW cap: highest meter reading %.1f kW\n", cap_kw, worst);
+    devsim_set_base_kw(s->ds, 25.0);
+    printf("under the %.1f kW cap: highest meter reading %.1f kW\n", cap_kw, worst);
     CHECK(worst <= cap_kw + 2.0);
     i = td_wait(from, "ack", "evt-life", "completed", 8000, NULL);
     CHECK(i >= 0);
