@@ -21,6 +21,7 @@
 #include "../tests/mqtt_broker.h"
 
 #include "common/clock.h"
+#include "common/numparse.h"
 #include "common/logger.h"
 #include "config/builtin.h"
 #include "engine/dispatch.h"
@@ -141,8 +142,10 @@ static int bd_raw_publish(int fd, const char *topic, const char *payload)
 
 int main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 1000;
-    int spacing = argc > 2 ? atoi(argv[2]) : 200;
+    long n_arg = 1000;
+    long spacing_arg = 200;
+    int n;
+    int spacing;
     char dir[] = "/tmp/flexd-bench-dispatch-XXXXXX", db[300], outbox[300], maps[512];
     struct error_detail ed = {{0}};
     struct mqtt_broker b;
@@ -163,6 +166,13 @@ int main(int argc, char **argv)
     volatile sig_atomic_t stop = 0;
     char uri[64];
 
+    if ((argc > 1 && numparse_long(argv[1], 1, 1000000, &n_arg) != ERROR_OK) ||
+        (argc > 2 && numparse_long(argv[2], 1, 60000, &spacing_arg) != ERROR_OK)) {
+        fprintf(stderr, "usage: bench_dispatch [COMMANDS] [SPACING_MS]\n");
+        return 2;
+    }
+    n = (int)n_arg;
+    spacing = (int)spacing_arg;
     bd_clock = clock_new_real();
     logger_set_level(LOGGER_WARN);
     bd_n = n;

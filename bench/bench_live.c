@@ -18,6 +18,7 @@
  * corrected setpoints, in cycles: median, p99, max.
  */
 #include "common/clock.h"
+#include "common/numparse.h"
 #include "config/builtin.h"
 #include "engine/live.h"
 #include "engine/planner.h"
@@ -286,10 +287,11 @@ int main(int argc, char **argv)
 {
     struct station *st = NULL;
     struct error_detail ed = {{0}};
-    int seconds = argc > 1 ? atoi(argv[1]) : 60;
-    int steps = argc > 2 ? atoi(argv[2]) : 30;
+    long seconds = 60;
+    long steps = 30;
 
-    if (seconds < 1 || steps < 1) {
+    if ((argc > 1 && numparse_long(argv[1], 1, 86400, &seconds) != ERROR_OK) ||
+        (argc > 2 && numparse_long(argv[2], 1, 10000, &steps) != ERROR_OK)) {
         fprintf(stderr, "usage: bench_live [SECONDS] [STEPS]\n");
         return 2;
     }
@@ -297,9 +299,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", ed.text);
         return 1;
     }
-    printf("command: bench_live %d %d\n", seconds, steps);
-    bl_steady(st, seconds);
-    bl_reaction(st, steps);
+    printf("command: bench_live %ld %ld\n", seconds, steps);
+    bl_steady(st, (int)seconds);
+    bl_reaction(st, (int)steps);
     station_free(st);
     return 0;
 }

@@ -176,7 +176,9 @@ void plan_text_write(FILE *f, const struct scenario *sc, const struct plan *p)
         fprintf(f, "\nevery limit kept: no soft constraint was broken\n");
         return;
     }
-    fprintf(f, "\nwarnings (%d): limits the plan could not keep and post-solve checks\n", p->n_warnings);
+    fprintf(f,
+            "\nwarnings (%d): limits the plan could not keep and post-solve checks\n",
+            p->n_warnings);
     for (int i = 0; i < p->n_warnings; i++) {
         fprintf(f, "  - %s\n", p->warnings[i]);
     }
