@@ -52,10 +52,10 @@
 #define DISPATCH_TOPIC_ROAD_CONGESTION "forecast/road_congestion" /* in, QoS 1, retained */
 #define DISPATCH_TOPIC_ACK             "ack"                      /* out, QoS 1 */
 #define DISPATCH_TOPIC_CAPACITY        "capacity"                 /* out, QoS 1, retained */
-#define DISPATCH_TOPIC_LIVE_CONNECTORS "live/connectors"          /* out, QoS 0 */
-#define DISPATCH_TOPIC_LIVE_FLOWS      "live/flows"               /* out, QoS 0 */
-#define DISPATCH_TOPIC_LIVE_PARKING    "live/parking"             /* out, QoS 0 */
-#define DISPATCH_TOPIC_LIVE_SNAPSHOT   "live/snapshot"            /* out, QoS 0 */
+#define DISPATCH_TOPIC_LIVE_CONNECTORS "live/connectors"          /* out, QoS 1, coalesced */
+#define DISPATCH_TOPIC_LIVE_FLOWS      "live/flows"               /* out, QoS 1, coalesced */
+#define DISPATCH_TOPIC_LIVE_PARKING    "live/parking"             /* out, QoS 1, coalesced */
+#define DISPATCH_TOPIC_LIVE_SNAPSHOT   "live/snapshot"            /* out, QoS 1, coalesced */
 #define DISPATCH_TOPIC_DR_PERFORMANCE  "dr/performance"           /* out, QoS 1 */
 #define DISPATCH_TOPIC_REPORT_DAILY    "report/daily"             /* out, QoS 1 */
 #define DISPATCH_TOPIC_STATUS          "status"                   /* out, QoS 1, retained */
