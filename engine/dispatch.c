@@ -17,6 +17,10 @@
  * priority the event accepted first) overlaps it, merged, past pieces
  * dropped, the earliest 32 kept (live's limit); live_set_dr() is called
  * only when the set changed.
+ *
+ * Each accepted event's state is written to the history ("dispatch:{id}")
+ * whenever it changes, so after a crash the thread takes the events back
+ * before its first tick and goes on reporting (docs/dr.md, Restart).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "dispatch.h"
@@ -32,6 +36,7 @@
 #include "baseline.h"
 #include "planner.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -87,6 +92,8 @@ struct ds_event {
     int n_perf;
     double delivered_kwh, required_kwh;
     int64_t counted_day_ms; /* the local day it was counted in the daily report */
+    char *payload;          /* the event as received (owned), kept for a restart */
+    int64_t accepted_ms;    /* when the payload was parsed: re-parsed at that time */
 };
 
 struct ds_msg {
@@ -648,6 +655,190 @@ static void ds_perf_close(struct dispatch *d, struct ds_event *e, int64_t until_
     }
 }
 
+/* ---- persistence: an event goes on after a restart ------------------------ */
+
+#define DS_HIST_PREFIX "dispatch:"
+
+static void ds_json_nums(cJSON *o, const char *k, const double *v, int n)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, k);
+
+    for (int i = 0; i < n; i++) {
+        cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateNumber(v[i]) : cJSON_CreateNull());
+    }
+}
+
+static double ds_json_num(const cJSON *v)
+{
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Write e's state to the history as "dispatch:{id}" and commit it. The
+ * JSON has no "type" key: live resumes only rows with one (its own). */
+static void ds_persist(struct dispatch *d, const struct ds_event *e, enum history_dr_state hs)
+{
+    struct error_detail ed = {{0}};
+    struct history_dr hd;
+    cJSON *o, *perf;
+    char *json;
+
+    if (!d->hist || !e->payload) {
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "payload", e->payload);
+    cJSON_AddNumberToObject(o, "accepted_ms", (double)e->accepted_ms);
+    cJSON_AddNumberToObject(o, "state", e->state);
+    cJSON_AddNumberToObject(o, "modification", e->ev.modification);
+    cJSON_AddNumberToObject(o, "priority", e->ev.priority);
+    cJSON_AddNumberToObject(o, "committed_kw", e->committed_kw);
+    ds_json_nums(o, "baseline_kw", e->baseline_kw, e->ev.n_intervals);
+    ds_json_nums(o, "target_kw", e->target_kw, e->ev.n_intervals);
+    cJSON_AddNumberToObject(o, "step_start_ms", (double)e->step_start_ms);
+    cJSON_AddNumberToObject(o, "step_sum_kw", e->step_sum_kw);
+    cJSON_AddNumberToObject(o, "step_n", e->step_n);
+    cJSON_AddNumberToObject(o, "delivered_kwh", e->delivered_kwh);
+    cJSON_AddNumberToObject(o, "required_kwh", e->required_kwh);
+    cJSON_AddNumberToObject(o, "counted_day_ms", (double)e->counted_day_ms);
+    perf = cJSON_AddArrayToObject(o, "perf");
+    for (int k = 0; k < e->n_perf; k++) {
+        double v[4] = {(double)e->perf[k].start_ms,
+                       e->perf[k].baseline_kw,
+                       e->perf[k].measured_kw,
+                       e->perf[k].target_kw};
+        cJSON *row = cJSON_CreateObject();
+
+        ds_json_nums(row, "v", v, 4);
+        cJSON_AddItemToArray(perf, row);
+    }
+    json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    memset(&hd, 0, sizeof(hd));
+    snprintf(hd.id, sizeof(hd.id), DS_HIST_PREFIX "%s", e->ev.id);
+    hd.received_ms = e->accepted_ms;
+    hd.start_ms = e->ev.interval[0].start_ms;
+    hd.end_ms = e->ev.interval[e->ev.n_intervals - 1].end_ms;
+    hd.state = hs;
+    hd.json = json;
+    if (history_put_dr(d->hist, &hd, &ed) != ERROR_OK || history_flush(d->hist, &ed) != ERROR_OK) {
+        LOGW("dispatch", "event %s: state not saved: %s", e->ev.id, ed.text);
+    }
+    free(json);
+}
+
+/* The slot's state as the history knows it. */
+static enum history_dr_state ds_hist_state(const struct ds_event *e)
+{
+    return e->state == DS_ACTIVE ? HISTORY_DR_ACTIVE : HISTORY_DR_ACCEPTED;
+}
+
+/* After ds_finish() and its ack: the event's last record, then its payload. */
+static void ds_release(struct dispatch *d, struct ds_event *e, enum history_dr_state hs)
+{
+    ds_persist(d, e, hs);
+    free(e->payload);
+    e->payload = NULL;
+}
+
+/* One stored event back into a free slot; 0 when it could not be. */
+static int ds_restore_one(struct dispatch *d, const struct history_dr *hd, struct ds_event *e)
+{
+    struct dispatch_error err;
+    cJSON *o = cJSON_Parse(hd->json);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "payload");
+    const cJSON *bl = cJSON_GetObjectItemCaseSensitive(o, "baseline_kw");
+    const cJSON *tg = cJSON_GetObjectItemCaseSensitive(o, "target_kw");
+    const cJSON *perf = cJSON_GetObjectItemCaseSensitive(o, "perf");
+    const cJSON *r;
+    int ok = 0;
+
+    memset(&err, 0, sizeof(err));
+    memset(e, 0, sizeof(*e));
+    if (!cJSON_IsString(p) || !cJSON_IsArray(bl) || !cJSON_IsArray(tg)) {
+        goto out;
+    }
+    e->accepted_ms = (int64_t)ds_json_num(cJSON_GetObjectItemCaseSensitive(o, "accepted_ms"));
+    if (dispatch_parse_event(p->valuestring,
+                             strlen(p->valuestring),
+                             e->accepted_ms,
+                             &e->ev,
+                             &err) != DISPATCH_OK) {
+        LOGW("dispatch", "%s: stored event not valid: %s", hd->id, err.message);
+        goto out;
+    }
+    for (int i = 0; i < e->ev.n_intervals; i++) {
+        e->baseline_kw[i] = ds_json_num(cJSON_GetArrayItem(bl, i));
+        e->target_kw[i] = ds_json_num(cJSON_GetArrayItem(tg, i));
+    }
+    r = cJSON_GetObjectItemCaseSensitive(o, "state");
+    e->state = cJSON_IsNumber(r) && r->valueint == DS_ACTIVE ? DS_ACTIVE : DS_ACCEPTED;
+    e->committed_kw = ds_json_num(cJSON_GetObjectItemCaseSensitive(o, "committed_kw"));
+    e->step_start_ms = (int64_t)ds_json_num(cJSON_GetObjectItemCaseSensitive(o, "step_start_ms"));
+    e->step_sum_kw = ds_json_num(cJSON_GetObjectItemCaseSensitive(o, "step_sum_kw"));
+    e->step_n = (int)ds_json_num(cJSON_GetObjectItemCaseSensitive(o, "step_n"));
+    e->delivered_kwh = ds_json_num(cJSON_GetObjectItemCaseSensitive(o, "delivered_kwh"));
+    e->required_kwh = ds_json_num(cJSON_GetObjectItemCaseSensitive(o, "required_kwh"));
+    e->counted_day_ms = (int64_t)ds_json_num(cJSON_GetObjectItemCaseSensitive(o, "counted_day_ms"));
+    if (!isfinite(e->step_sum_kw) || e->step_n < 0) {
+        e->step_sum_kw = 0.0;
+        e->step_n = 0;
+    }
+    cJSON_ArrayForEach(r, perf)
+    {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "v");
+
+        if (e->n_perf < DS_PERF_MAX && cJSON_GetArraySize(v) == 4) {
+            struct dispatch_perf_step *st = &e->perf[e->n_perf++];
+
+            st->start_ms = (int64_t)ds_json_num(cJSON_GetArrayItem(v, 0));
+            st->baseline_kw = ds_json_num(cJSON_GetArrayItem(v, 1));
+            st->measured_kw = ds_json_num(cJSON_GetArrayItem(v, 2));
+            st->target_kw = ds_json_num(cJSON_GetArrayItem(v, 3));
+        }
+    }
+    e->payload = alloc_printf("%s", p->valuestring);
+    e->used = 1;
+    e->seq = ++d->seq;
+    ok = 1;
+out:
+    cJSON_Delete(o);
+    return ok;
+}
+
+/* Take back the events accepted before a restart: no new ack, their caps
+ * to live at once, performance goes on. Live's own rows are skipped. */
+static void ds_restore(struct dispatch *d)
+{
+    struct error_detail ed = {{0}};
+    struct history_dr *list = NULL;
+    int n = 0, slot = 0, restored = 0;
+
+    if (!d->hist || history_active_dr(d->hist, &list, &n, &ed) != ERROR_OK) {
+        if (d->hist) {
+            LOGW("dispatch", "cannot read the stored events: %s", ed.text);
+        }
+        return;
+    }
+    for (int i = 0; i < n && slot < DS_EVENTS_MAX; i++) {
+        if (strncmp(list[i].id, DS_HIST_PREFIX, strlen(DS_HIST_PREFIX)) != 0 || !list[i].json) {
+            continue;
+        }
+        if (ds_restore_one(d, &list[i], &d->ev[slot])) {
+            LOGI("dispatch",
+                 "event %s (modification %d) resumed %s",
+                 d->ev[slot].ev.id,
+                 d->ev[slot].ev.modification,
+                 ds_state_names[d->ev[slot].state]);
+            slot++;
+            restored++;
+        }
+    }
+    history_dr_list_free(list, n);
+    if (restored > 0) {
+        ds_resolve(d);
+    }
+}
+
 /* Leave the event: a final report when it had started, then free the slot. */
 static void ds_finish(struct dispatch *d, struct ds_event *e, enum ds_state s)
 {
@@ -727,6 +918,7 @@ static void ds_on_event(struct dispatch *d, const char *payload, size_t len)
         ds_finish(d, &d->ev[slot], DS_CANCELLED);
         ds_resolve(d);
         ds_ack(d, ne->ev.id, "cancelled", DISPATCH_OK, NULL, NAN, key);
+        ds_release(d, &d->ev[slot], HISTORY_DR_CANCELLED);
         goto out;
     }
     have_cap = live_capacity(d->o.live, d->cap) == ERROR_OK;
@@ -773,7 +965,12 @@ static void ds_on_event(struct dispatch *d, const char *payload, size_t len)
         ne->delivered_kwh = old->delivered_kwh;
         ne->required_kwh = old->required_kwh;
         ne->counted_day_ms = old->counted_day_ms;
+        free(old->payload);
+        old->payload = NULL;
     }
+    ne->payload = alloc_array(len + 1, 1);
+    memcpy(ne->payload, payload, len);
+    ne->accepted_ms = d->now_ms;
     ne->used = 1;
     ne->seq = ++d->seq;
     ne->committed_kw = cm.committed_kw;
@@ -784,6 +981,7 @@ static void ds_on_event(struct dispatch *d, const char *payload, size_t len)
     ds_resolve(d);
     snprintf(msg, sizeof(msg), "%s%sbaseline %s", cm.message, cm.message[0] ? "; " : "", how);
     ds_ack(d, ne->ev.id, "accepted", cm.code, msg, cm.committed_kw, key);
+    ds_persist(d, &d->ev[slot], ds_hist_state(&d->ev[slot]));
 out:
     free(ne);
 }
@@ -796,6 +994,7 @@ static void ds_events_tick(struct dispatch *d)
     for (int j = 0; j < DS_EVENTS_MAX; j++) {
         struct ds_event *e = &d->ev[j];
         int64_t first, last;
+        int save = 0;
 
         if (!e->used) {
             continue;
@@ -816,6 +1015,7 @@ static void ds_events_tick(struct dispatch *d)
                      e->delivered_kwh,
                      e->required_kwh);
             ds_ack(d, e->ev.id, "completed", DISPATCH_OK, msg, e->committed_kw, NULL);
+            ds_release(d, e, HISTORY_DR_FINISHED);
             changed = 1;
             continue;
         }
@@ -826,6 +1026,7 @@ static void ds_events_tick(struct dispatch *d)
         if (e->state != DS_ACTIVE) {
             ds_set_state(e, DS_ACTIVE);
             e->step_start_ms = first;
+            save = 1;
         }
         if (e->counted_day_ms != d->day_start_ms) {
             e->counted_day_ms = d->day_start_ms;
@@ -833,6 +1034,10 @@ static void ds_events_tick(struct dispatch *d)
         }
         while (d->now_ms >= e->step_start_ms + ds_perf_step_ms(d)) {
             ds_perf_close(d, e, e->step_start_ms + ds_perf_step_ms(d), 0);
+            save = 1;
+        }
+        if (save) {
+            ds_persist(d, e, HISTORY_DR_ACTIVE);
         }
         if (d->ls.meter_ok && ds_interval_at(&e->ev, d->now_ms) >= 0) {
             e->step_sum_kw += d->ls.grid_kw;
@@ -1386,6 +1591,8 @@ static void *ds_thread(void *arg)
 {
     struct dispatch *d = arg;
 
+    d->now_ms = clock_now_ms(d->clock);
+    ds_restore(d);
     pthread_mutex_lock(&d->mu);
     d->next_tick_mono = clock_mono_ms(d->clock);
     while (!d->stop) {
@@ -1524,6 +1731,9 @@ void dispatch_free(struct dispatch *d)
         d->head = m->next;
         free(m->payload);
         free(m);
+    }
+    for (int j = 0; j < DS_EVENTS_MAX; j++) {
+        free(d->ev[j].payload);
     }
     history_close(d->hist);
     free(d->raw);

@@ -62,11 +62,14 @@ void dispatch_on_message(void *user,
                          int retained);
 
 /* Start the thread, publishing through m (borrowed until dispatch_free).
- * ERROR_STATE when already started or the thread cannot be made. */
+ * The thread first restores the events accepted or active in the history
+ * (rows "dispatch:{id}") and gives them to live. ERROR_STATE when already
+ * started or the thread cannot be made. */
 int dispatch_start(struct dispatch *d, struct mqtt *m, struct error_detail *ed);
 
 /* Stop the thread (a final performance report is not forced: an active
- * event goes on after a restart from live's history), free; NULL no-op. */
+ * event is kept in the history and dispatch_start() of the next run takes
+ * it back, without a new ack), free; NULL no-op. */
 void dispatch_free(struct dispatch *d);
 
 /* Counters for tests and benchmarks. */

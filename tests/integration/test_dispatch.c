@@ -13,7 +13,11 @@
  * delivered energy, completed); a modification with a lower number (CONFLICT); a tariff that
  * re-plans; every kind of bad payload rejected with its code and nothing
  * changed; the broker killed and restarted mid-event with no report lost
- * and nothing applied twice.
+ * and nothing applied twice; flexd itself killed with SIGKILL mid-event and
+ * started again on the same history and outbox: the event goes on without
+ * a second accepted ack, its performance steps continue and it completes.
+ * The killed engine runs in a child: this binary re-executed with
+ * "--child DIR PORT" (the test process has threads, so fork alone will not do).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
@@ -36,7 +40,11 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define TD_CYCLE_MS 200
 #define TD_PREFIX   "flexd/test-station"
@@ -44,6 +52,7 @@
 
 static char td_dir[] = "/tmp/flexd-test-dispatch-XXXXXX";
 static char td_maps[512];
+static char td_site_dir[512]; /* the history and outbox of td_start() */
 static struct clock *td_clock;
 
 /* ---- the dispatcher's client ------------------------------------------- */
@@ -318,7 +327,7 @@ static void td_start(struct td_site *s, const struct mqtt_broker *b)
     lo.ports = s->ports;
     lo.cycle_ms = TD_CYCLE_MS;
     lo.maps_dir = td_maps;
-    snprintf(db, sizeof(db), "%s/history.db", td_dir);
+    snprintf(db, sizeof(db), "%s/history.db", td_site_dir);
     lo.db_path = db;
     lo.history_flush_s = 1;
     if (live_new(s->st, &lo, &s->l, &ed) != ERROR_OK) {
@@ -337,7 +346,7 @@ static void td_start(struct td_site *s, const struct mqtt_broker *b)
     mo.port = b->port;
     mo.client_id = "flexd-test";
     mo.prefix = TD_PREFIX;
-    snprintf(outbox, sizeof(outbox), "%s/outbox.db", td_dir);
+    snprintf(outbox, sizeof(outbox), "%s/outbox.db", td_site_dir);
     mo.outbox_path = outbox;
     mo.backoff_min_ms = 200;
     mo.backoff_max_ms = 1000;
@@ -382,24 +391,17 @@ static char *td_event(const char *id, int mod, int64_t start_ms, int dur_s, doub
                         cap_kw);
 }
 
-/* Wait until live has a plan and the cars draw power. */
-static void td_settle(struct td_site *s)
+/* flexd subscribes after it connects: probe until a forecast is answered
+ * (up to tries seconds), so the next event is not published into the void. */
+static int td_probe(int tries)
 {
-    struct live_status ls;
+    static int probes;
     int ok = 0;
 
-    for (int i = 0; i < 300 && !ok; i++) {
-        clock_sleep_ms(td_clock, 100);
-        live_status(s->l, &ls);
-        ok = ls.on_plan && ls.meter_ok && ls.ev_kw > 100.0;
-    }
-    /* flexd subscribes after it connects: probe until a forecast is
-     * answered, so the first event is not published into the void */
-    ok = 0;
-    for (int i = 0; i < 20 && !ok; i++) {
+    for (int i = 0; i < tries && !ok; i++) {
         char id[32], probe[400], at[40];
 
-        snprintf(id, sizeof(id), "probe-%d", i);
+        snprintf(id, sizeof(id), "probe-%d", probes++);
         clock_format_iso(clock_now_ms(td_clock) / 3600000 * 3600000, at, sizeof(at));
         snprintf(probe,
                  sizeof(probe),
@@ -412,7 +414,21 @@ static void td_settle(struct td_site *s)
         td_publish_s(DISPATCH_TOPIC_VISITOR_FLOW, probe, 0);
         ok = td_wait(0, "ack", id, "accepted", 1000, NULL) >= 0;
     }
-    CHECK(ok);
+    return ok;
+}
+
+/* Wait until live has a plan and the cars draw power. */
+static void td_settle(struct td_site *s)
+{
+    struct live_status ls;
+    int ok = 0;
+
+    for (int i = 0; i < 300 && !ok; i++) {
+        clock_sleep_ms(td_clock, 100);
+        live_status(s->l, &ls);
+        ok = ls.on_plan && ls.meter_ok && ls.ev_kw > 100.0;
+    }
+    ok = td_probe(20);
     printf("settled: grid %.1f kW, EV %.1f kW, plans %d\n", ls.grid_kw, ls.ev_kw, ls.plans_solved);
     CHECK(ok);
 }
@@ -805,16 +821,176 @@ static void test_broker_kill(struct td_site *s, struct mqtt_broker *b)
     free(ev);
 }
 
-int main(void)
+/* Child mode: the whole engine on DIR's history and outbox, until killed. */
+static int td_child(const char *dir, const char *port)
 {
     struct mqtt_broker b;
     struct td_site s;
+    struct live_status ls;
+
+    memset(&b, 0, sizeof(b));
+    b.port = (int)strtol(port, NULL, 10);
+    snprintf(td_site_dir, sizeof(td_site_dir), "%s", dir);
+    td_start(&s, &b);
+    for (int i = 0; i < 300; i++) {
+        clock_sleep_ms(td_clock, 100);
+        live_status(s.l, &ls);
+        if (ls.on_plan && ls.meter_ok) {
+            break;
+        }
+    }
+    printf("child %d: engine up (plan %d, meter %d)\n", (int)getpid(), ls.on_plan, ls.meter_ok);
+    fflush(stdout);
+    for (;;) { /* the parent kills it */
+        clock_sleep_ms(td_clock, 1000);
+    }
+    return 0;
+}
+
+static pid_t td_spawn(const char *dir, int port)
+{
+    char p[16];
+    char *argv[5];
+    pid_t pid;
+
+    snprintf(p, sizeof(p), "%d", port);
+    argv[0] = "test_dispatch";
+    argv[1] = "--child";
+    argv[2] = (char *)dir;
+    argv[3] = p;
+    argv[4] = NULL;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    CHECK(pid > 0);
+    return pid;
+}
+
+static void td_kill(pid_t pid)
+{
+    int status = 0;
+
+    kill(pid, SIGKILL);
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* Steps in a non-final dr/performance report of id in [from, to). */
+static int td_max_steps(int from, int to, const char *id)
+{
+    int max = 0;
+
+    for (int k = from; k < to; k++) {
+        cJSON *o;
+
+        if (strcmp(td_cl.msg[k].topic, "dr/performance") != 0 ||
+            !strstr(td_cl.msg[k].payload, id)) {
+            continue;
+        }
+        o = cJSON_Parse(td_cl.msg[k].payload);
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "final"))) {
+            int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "intervals"));
+
+            max = n > max ? n : max;
+        }
+        cJSON_Delete(o);
+    }
+    return max;
+}
+
+/* flexd killed with SIGKILL mid-event and started again on the same
+ * history and outbox: the event resumes from the history without a new
+ * accepted ack, reports go on and it completes. */
+static void test_restart(int port)
+{
+    char dir[600];
+    int from = td_count(), killed_at, accepted = 0, completed = 0, before, after;
+    int64_t start;
+    char *ev;
+    cJSON *fin = NULL;
+    pid_t pid;
+
+    snprintf(dir, sizeof(dir), "%s/restart", td_dir);
+    CHECK(mkdir(dir, 0700) == 0);
+    pid = td_spawn(dir, port);
+    CHECK(td_probe(60));
+    start = (clock_now_ms(td_clock) / 1000 + 1) * 1000;
+    ev = td_event("evt-restart", 0, start, 20, 400.0);
+    td_publish_s("dr/event", ev, 0);
+    CHECK(td_wait(from, "ack", "evt-restart", "accepted", 5000, NULL) >= 0);
+    /* two performance steps (2 s each) before the kill */
+    for (int64_t end = clock_mono_ms(td_clock) + 10000;
+         clock_mono_ms(td_clock) < end && td_max_steps(from, td_count(), "evt-restart") < 2;) {
+        clock_sleep_ms(td_clock, 50);
+    }
+    td_kill(pid);
+    killed_at = td_count();
+    before = td_max_steps(from, killed_at, "evt-restart");
+    printf("flexd killed mid-event after %d performance step(s)\n", before);
+    CHECK(before >= 2);
+    pid = td_spawn(dir, port);
+    CHECK(td_wait(from, "ack", "evt-restart", "completed", 60000, NULL) >= 0);
+    CHECK(td_wait(from, "dr/performance", "evt-restart", NULL, 1, NULL) >= 0);
+    clock_sleep_ms(td_clock, 1500);
+    td_kill(pid);
+    after = td_max_steps(killed_at, td_count(), "evt-restart");
+    for (int k = from; k < td_count(); k++) {
+        cJSON *o;
+
+        if (!strstr(td_cl.msg[k].payload, "evt-restart")) {
+            continue;
+        }
+        o = cJSON_Parse(td_cl.msg[k].payload);
+        if (strcmp(td_cl.msg[k].topic, "ack") == 0) {
+            accepted += strcmp(td_str(o, "status"), "accepted") == 0;
+            completed += strcmp(td_str(o, "status"), "completed") == 0;
+        } else if (strcmp(td_cl.msg[k].topic, "dr/performance") == 0 &&
+                   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "final"))) {
+            cJSON_Delete(fin);
+            fin = o;
+            o = NULL;
+        }
+        cJSON_Delete(o);
+    }
+    printf("after the restart: %d accepted ack(s), %d completed, steps %d before the kill and"
+           " up to %d after, final report %s\n",
+           accepted,
+           completed,
+           before,
+           after,
+           fin ? "yes" : "no");
+    CHECK(accepted == 1);
+    CHECK(completed >= 1);
+    CHECK(fin != NULL);
+    CHECK(after > before);
+    if (fin) {
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(fin, "intervals")) > before);
+    }
+    cJSON_Delete(fin);
+    free(ev);
+}
+
+int main(int argc, char **argv)
+{
+    struct mqtt_broker b;
+    struct td_site s;
+
+    if (argc == 4 && strcmp(argv[1], "--child") == 0) {
+        snprintf(td_maps, sizeof(td_maps), "%s/config/devices", FLEXD_SOURCE_DIR);
+        td_clock = clock_new_real();
+        logger_set_level(LOGGER_INFO);
+        return td_child(argv[2], argv[3]);
+    }
 
     if (!mkdtemp(td_dir)) {
         perror("mkdtemp");
         return 1;
     }
     snprintf(td_maps, sizeof(td_maps), "%s/config/devices", FLEXD_SOURCE_DIR);
+    snprintf(td_site_dir, sizeof(td_site_dir), "%s", td_dir);
     td_clock = clock_new_real();
     logger_set_level(LOGGER_INFO);
     if (mqtt_broker_start(&b, MQTT_BROKER_PLAIN, 1) != 0) {
@@ -846,6 +1022,7 @@ int main(void)
     test_tariff(&s);
     test_broker_kill(&s, &b);
     td_stop(&s);
+    test_restart(b.port);
     MQTTAsync_disconnect(td_cl.c, NULL);
     MQTTAsync_destroy(&td_cl.c);
     for (int i = 0; i < td_cl.n; i++) {
