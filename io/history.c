@@ -808,6 +808,32 @@ static int check_sample_age(struct history *h, int64_t ts_ms, struct error_detai
     return ERROR_OK;
 }
 
+/* Batch a 1-s record (sample or connector sample) after its age and the
+ * batch's room are checked, widening the [lo, hi] span its rollups cover. */
+static int batch_timed(struct history *h,
+                       struct vec *v,
+                       const void *item,
+                       size_t size,
+                       int64_t ts_ms,
+                       int64_t *lo,
+                       int64_t *hi,
+                       struct error_detail *ed)
+{
+    int rc = check_sample_age(h, ts_ms, ed);
+
+    if (!rc) {
+        rc = check_room(h, ed);
+    }
+    if (rc) {
+        return rc;
+    }
+    memcpy(vec_push(v, size), item, size);
+    *lo = ts_ms < *lo ? ts_ms : *lo;
+    *hi = ts_ms > *hi ? ts_ms : *hi;
+    h->pending++;
+    return ERROR_OK;
+}
+
 int history_add_sample(struct history *h, const struct history_sample *s, struct error_detail *ed)
 {
     static const char *const names[] = {"grid_import_kw",
@@ -837,20 +863,15 @@ int history_add_sample(struct history *h, const struct history_sample *s, struct
                         "history: sample.battery_soc: %g: must be in [0, 1]",
                         s->battery_soc);
     }
-    if (!rc) {
-        rc = check_sample_age(h, s->ts_ms, ed);
-    }
-    if (!rc) {
-        rc = check_room(h, ed);
-    }
-    if (rc) {
-        return rc;
-    }
-    *(struct history_sample *)vec_push(&h->samples, sizeof(*s)) = *s;
-    h->sample_lo = s->ts_ms < h->sample_lo ? s->ts_ms : h->sample_lo;
-    h->sample_hi = s->ts_ms > h->sample_hi ? s->ts_ms : h->sample_hi;
-    h->pending++;
-    return ERROR_OK;
+    return rc ? rc
+              : batch_timed(h,
+                            &h->samples,
+                            s,
+                            sizeof(*s),
+                            s->ts_ms,
+                            &h->sample_lo,
+                            &h->sample_hi,
+                            ed);
 }
 
 int history_add_connector(struct history *h,
@@ -868,20 +889,15 @@ int history_add_connector(struct history *h,
     if (!rc && ((int)s->state < 0 || (int)s->state >= HISTORY_CONNECTOR_NSTATES)) {
         rc = error_setf(ed, ERROR_INVALID, "history: connector.state: %d: unknown", (int)s->state);
     }
-    if (!rc) {
-        rc = check_sample_age(h, s->ts_ms, ed);
-    }
-    if (!rc) {
-        rc = check_room(h, ed);
-    }
-    if (rc) {
-        return rc;
-    }
-    *(struct history_connector_sample *)vec_push(&h->connectors, sizeof(*s)) = *s;
-    h->conn_lo = s->ts_ms < h->conn_lo ? s->ts_ms : h->conn_lo;
-    h->conn_hi = s->ts_ms > h->conn_hi ? s->ts_ms : h->conn_hi;
-    h->pending++;
-    return ERROR_OK;
+    return rc ? rc
+              : batch_timed(h,
+                            &h->connectors,
+                            s,
+                            sizeof(*s),
+                            s->ts_ms,
+                            &h->conn_lo,
+                            &h->conn_hi,
+                            ed);
 }
 
 int history_add_setpoint(struct history *h,
