@@ -323,6 +323,45 @@ static const struct jsonfields_field sf_control[] = {
     JSONFIELDS_F_END,
 };
 
+/* Defaults: the simulator's Ulanhada demand on a workday (docs/simulation.md:
+ * 16 tourist, 5 through-traffic, 3 night, 4 community arrivals), its
+ * 16 tourists per 12,000 visits, and a free-flowing rural road
+ * (docs/configuration.md "ev_forecast"). */
+static const struct jsonfields_field sf_ev_forecast[] = {
+    JSONFIELDS_F_NUMBER("prior_dc_arrivals_per_day",
+                        struct station_ev_forecast,
+                        prior_dc_arrivals_per_day,
+                        0,
+                        1000,
+                        0,
+                        20),
+    JSONFIELDS_F_NUMBER("prior_ac_arrivals_per_day",
+                        struct station_ev_forecast,
+                        prior_ac_arrivals_per_day,
+                        0,
+                        1000,
+                        0,
+                        8),
+    JSONFIELDS_F_NUMBER("learn_days", struct station_ev_forecast, learn_days, 1, 365, 0, 14),
+    JSONFIELDS_F_NUMBER("tourist_share", struct station_ev_forecast, tourist_share, 0, 1, 0, 0.57),
+    JSONFIELDS_F_NUMBER("arrivals_per_1000_visitors",
+                        struct station_ev_forecast,
+                        arrivals_per_1000_visitors,
+                        0,
+                        1000,
+                        0,
+                        1.33),
+    JSONFIELDS_F_NUMBER("through_share", struct station_ev_forecast, through_share, 0, 1, 0, 0.18),
+    JSONFIELDS_F_NUMBER("congestion_typical",
+                        struct station_ev_forecast,
+                        congestion_typical,
+                        0,
+                        0.9,
+                        0,
+                        0.1),
+    JSONFIELDS_F_END,
+};
+
 /* Defaults: Modbus TCP port 502; a 500 ms reply timeout and a 1 s poll
  * (the control cycle); a 10 s revert timer (ten missed cycles). */
 static const struct jsonfields_field sf_device[] = {
@@ -397,6 +436,7 @@ static const struct jsonfields_field sf_root[] = {
     JSONFIELDS_F_OBJECT("tariff", struct station, tariff, sf_tariff, SF_REQ),
     JSONFIELDS_F_OBJECT("penalties", struct station, penalties, sf_penalties, 0),
     JSONFIELDS_F_OBJECT("control", struct station, control, sf_control, 0),
+    JSONFIELDS_F_OBJECT("ev_forecast", struct station, ev_forecast, sf_ev_forecast, 0),
     JSONFIELDS_F_ARRAY("devices",
                        struct station,
                        devices,

@@ -145,8 +145,6 @@ struct dispatch {
     struct dispatch_tariff *tariff; /* scratch for parsing */
     struct live_price *prices;      /* the platform prices in force */
     int n_prices;
-    struct dispatch_forecast forecast[2];
-    int has_forecast[2];
     struct live_status ls;
     int64_t now_ms;
     /* outbound */
@@ -1177,11 +1175,16 @@ static void ds_on_tariff(struct dispatch *d, const char *payload, size_t len)
     }
 }
 
+/* A platform forecast becomes an outlook of the EV-arrival forecast
+ * (engine/ev_forecast.h); the latest of each kind replaces the last, and
+ * a retained one delivered again after a restart is applied again but
+ * acknowledged once. */
 static void ds_on_forecast(struct dispatch *d, const char *payload, size_t len, int kind)
 {
     struct dispatch_forecast f;
     struct dispatch_error err;
-    char key[96];
+    struct ev_outlook_interval iv[DISPATCH_INTERVALS_MAX];
+    char key[96], msg[160];
     int rc;
 
     memset(&err, 0, sizeof(err));
@@ -1190,18 +1193,23 @@ static void ds_on_forecast(struct dispatch *d, const char *payload, size_t len, 
         ds_ack(d, err.id, "rejected", (enum dispatch_code)rc, err.message, NAN, NULL);
         return;
     }
-    d->forecast[kind] = f;
-    d->has_forecast[kind] = 1;
+    for (int i = 0; i < f.n; i++) {
+        iv[i].start_ms = f.interval[i].start_ms;
+        iv[i].end_ms = f.interval[i].end_ms;
+        iv[i].value = f.interval[i].value_kw; /* the kind's unit */
+    }
+    live_set_outlook(d->o.live,
+                     kind == DISPATCH_FORECAST_VISITOR_FLOW ? EV_OUTLOOK_VISITOR_FLOW
+                                                            : EV_OUTLOOK_ROAD_CONGESTION,
+                     iv,
+                     f.n);
     snprintf(key, sizeof(key), "forecast:%d:%s", kind, f.id);
     if (mqtt_inbound_seen(d->m, key) != 1) {
-        ds_ack(d,
-               f.id,
-               "accepted",
-               DISPATCH_OK,
-               "stored; not used by the planner yet: the EV-arrival forecast does not take"
-               " platform forecasts (docs/dr.md)",
-               NAN,
-               key);
+        snprintf(msg,
+                 sizeof(msg),
+                 "%d intervals feed the EV-arrival forecast: re-planning",
+                 f.n);
+        ds_ack(d, f.id, "accepted", DISPATCH_OK, msg, NAN, key);
     }
 }
 

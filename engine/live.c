@@ -18,6 +18,7 @@
 #include "../io/plan_json.h"
 #include "../optimizer/optimizer.h"
 #include "correction.h"
+#include "ev_forecast.h"
 #include "forecast.h"
 #include "planner.h"
 #include "rules.h"
@@ -34,8 +35,8 @@
 #define LIVE_PRICES_MAX     400
 /* a reading older than this many poll periods is not trusted */
 #define LIVE_STALE_POLLS 3
-/* learned session defaults move by this fraction of each finished session */
-#define LIVE_LEARN_RATE 0.1
+/* the EV forecast relearns this many of its time constants after a restart */
+#define LIVE_RELEARN_SPANS 4
 /* a device not reached this long after start is alarmed as offline */
 #define LIVE_CONNECT_GRACE_MS 5000
 /* share of a fall in the measured base load believed per cycle */
@@ -71,6 +72,7 @@ struct live_request {
     struct controller_price prices[LIVE_PRICES_MAX];
     double *pv_fc;
     double *base_fc;
+    double *ev_fc; /* cars not yet here */
 };
 
 struct live {
@@ -91,8 +93,9 @@ struct live {
     int pv_dev[STATION_PV_ARRAYS_MAX];
     int conn_dev[LIVE_CONNECTORS_MAX];
     struct live_session sess[LIVE_CONNECTORS_MAX];
-    double learned_kwh[2]; /* by charger type: dc, ac */
-    double learned_stay_min[2];
+    /* arrivals and sessions learned (control thread); its outlooks are
+     * set from any thread and read under dr_mu */
+    struct ev_forecast evf;
     struct controller_options copt;
     /* DR events, set from any thread */
     pthread_mutex_t dr_mu;
@@ -266,7 +269,18 @@ static int live_conn_type(const struct live *l, int k)
     int c;
 
     planner_connector(l->st, k, &c);
-    return l->st->chargers[c].type == STATION_CHARGER_DC ? 0 : 1;
+    return l->st->chargers[c].type == STATION_CHARGER_DC ? EV_FORECAST_DC : EV_FORECAST_AC;
+}
+
+/* Connector index of a connector id, or -1. */
+static int live_conn_index(const struct live *l, const char *id)
+{
+    for (int k = 0; k < l->n_conn; k++) {
+        if (strcmp(planner_connector(l->st, k, NULL)->id, id) == 0) {
+            return k;
+        }
+    }
+    return -1;
 }
 
 /* Open and close sessions from connector states; returns 1 on a change. */
@@ -289,8 +303,9 @@ static int live_sessions(struct live *l, int64_t now)
             memset(s, 0, sizeof(*s));
             s->open = 1;
             s->plug_ms = now;
-            s->wanted_kwh = l->learned_kwh[type];
-            s->departure_ms = now + (int64_t)(l->learned_stay_min[type] * 60000.0);
+            s->wanted_kwh = l->evf.kwh[type];
+            s->departure_ms = now + (int64_t)(l->evf.stay_min[type] * 60000.0);
+            ev_forecast_arrival(&l->evf, type, now);
             snprintf(s->id,
                      sizeof(s->id),
                      "%s-%lld",
@@ -302,8 +317,7 @@ static int live_sessions(struct live *l, int64_t now)
         } else if (!car && s->open) {
             double stay_min = (double)(now - s->plug_ms) / 60000.0;
 
-            l->learned_kwh[type] += LIVE_LEARN_RATE * (s->delivered_kwh - l->learned_kwh[type]);
-            l->learned_stay_min[type] += LIVE_LEARN_RATE * (stay_min - l->learned_stay_min[type]);
+            ev_forecast_departure(&l->evf, type, s->delivered_kwh, stay_min);
             LOGI("live",
                  "session %s: unplugged after %.0f min with %.2f kWh",
                  s->id,
@@ -527,10 +541,14 @@ static void live_request_plan(struct live *l, const struct controller_input *in,
                       r->pv_fc);
     forecast_base_kw(l->st, now, l->copt.step_minutes, n, r->base_fc);
     r->base_fc[0] = in->base_load_kw;
+    ev_forecast_advance(&l->evf, now);
+    pthread_mutex_lock(&l->dr_mu);
+    l->status.ev_forecast_kwh = ev_forecast_kw(&l->evf, now, l->copt.step_minutes, n, r->ev_fc);
+    pthread_mutex_unlock(&l->dr_mu);
     r->in.forecast_steps = n;
     r->in.pv_forecast_kw = r->pv_fc;
     r->in.base_forecast_kw = r->base_fc;
-    r->in.ev_forecast_kw = NULL; /* cars not yet here: not forecast live (docs/operations.md) */
+    r->in.ev_forecast_kw = r->ev_fc;
     free(clear);
     l->plan_pending = 1;
     l->req_mono_ms = clock_mono_ms(l->clock);
@@ -945,6 +963,43 @@ static void live_record(struct live *l, const struct controller_input *in, int64
     }
 }
 
+/* After a restart: learn the EV forecast again from the sessions of the
+ * last LIVE_RELEARN_SPANS time constants, counting hours from the first
+ * of them (hours before it would teach that no car came). */
+static void live_relearn(struct live *l, int64_t now)
+{
+    struct error_detail ed = {{0}};
+    struct history_session *hs = NULL;
+    int64_t since = now - (int64_t)(LIVE_RELEARN_SPANS * l->evf.cfg.learn_days * CLOCK_DAY_MS);
+    int n = 0;
+
+    if (history_sessions_since(l->hist, since, &hs, &n, &ed) != ERROR_OK || n == 0) {
+        free(hs);
+        return;
+    }
+    ev_forecast_init(&l->evf, l->st);
+    for (int i = 0; i < n; i++) {
+        int k = live_conn_index(l, hs[i].connector_id);
+
+        if (k < 0 || hs[i].plugin_ms > now) {
+            continue;
+        }
+        ev_forecast_arrival(&l->evf, live_conn_type(l, k), hs[i].plugin_ms);
+        if (hs[i].state == HISTORY_SESSION_CLOSED && hs[i].unplug_ms > hs[i].plugin_ms) {
+            ev_forecast_departure(&l->evf,
+                                  live_conn_type(l, k),
+                                  hs[i].energy_kwh,
+                                  (double)(hs[i].unplug_ms - hs[i].plugin_ms) / 60000.0);
+        }
+    }
+    ev_forecast_advance(&l->evf, now);
+    LOGI("live",
+         "EV forecast learned again from %d sessions over %lld hours",
+         n,
+         (long long)l->evf.hours_learned);
+    free(hs);
+}
+
 /* After a restart: open sessions, the active plan, DR events. */
 static void live_resume(struct live *l, int64_t now)
 {
@@ -955,26 +1010,26 @@ static void live_resume(struct live *l, int64_t now)
     int n = 0;
     int found = 0;
 
+    live_relearn(l, now);
     if (history_open_sessions(l->hist, &hs, &n, &ed) == ERROR_OK) {
         for (int i = 0; i < n; i++) {
-            for (int k = 0; k < l->n_conn; k++) {
-                struct live_session *s = &l->sess[k];
-                int type = live_conn_type(l, k);
+            int k = live_conn_index(l, hs[i].connector_id);
+            struct live_session *s = k >= 0 ? &l->sess[k] : NULL;
+            int type = k >= 0 ? live_conn_type(l, k) : 0;
 
-                if (strcmp(planner_connector(l->st, k, NULL)->id, hs[i].connector_id) != 0) {
-                    continue;
-                }
-                memset(s, 0, sizeof(*s));
-                s->open = 1;
-                snprintf(s->id, sizeof(s->id), "%s", hs[i].id);
-                s->plug_ms = hs[i].plugin_ms;
-                s->departure_ms = hs[i].departure_ms
-                                      ? hs[i].departure_ms
-                                      : s->plug_ms + (int64_t)(l->learned_stay_min[type] * 60000.0);
-                s->wanted_kwh = isnan(hs[i].wanted_kwh) ? l->learned_kwh[type] : hs[i].wanted_kwh;
-                s->delivered_kwh = hs[i].energy_kwh;
-                LOGI("live", "resumed session %s on %s", s->id, hs[i].connector_id);
+            if (!s) {
+                continue;
             }
+            memset(s, 0, sizeof(*s));
+            s->open = 1;
+            snprintf(s->id, sizeof(s->id), "%s", hs[i].id);
+            s->plug_ms = hs[i].plugin_ms;
+            s->departure_ms = hs[i].departure_ms
+                                  ? hs[i].departure_ms
+                                  : s->plug_ms + (int64_t)(l->evf.stay_min[type] * 60000.0);
+            s->wanted_kwh = isnan(hs[i].wanted_kwh) ? l->evf.kwh[type] : hs[i].wanted_kwh;
+            s->delivered_kwh = hs[i].energy_kwh;
+            LOGI("live", "resumed session %s on %s", s->id, hs[i].connector_id);
         }
         free(hs);
     }
@@ -1251,12 +1306,8 @@ int live_new(const struct station *st,
         return ERROR_INVALID;
     }
     controller_free(probe);
-    /* learned session defaults start from typical public-charging figures
-     * (docs/operations.md): DC 30 kWh in 45 min, AC 15 kWh in 4 h */
-    l->learned_kwh[0] = 30.0;
-    l->learned_kwh[1] = 15.0;
-    l->learned_stay_min[0] = 45.0;
-    l->learned_stay_min[1] = 240.0;
+    ev_forecast_init(&l->evf, st);
+    ev_forecast_advance(&l->evf, clock_now_ms(l->clock));
     l->on_plan = 1;
     l->meter_ok = 1;
     l->soc_known = 1;
@@ -1269,6 +1320,7 @@ int live_new(const struct station *st,
     pthread_cond_init(&l->plan_cv, NULL);
     l->req.pv_fc = alloc_array((size_t)opt->horizon_steps, sizeof(double));
     l->req.base_fc = alloc_array((size_t)opt->horizon_steps, sizeof(double));
+    l->req.ev_fc = alloc_array((size_t)opt->horizon_steps, sizeof(double));
     live_bind_devices(l);
     if (opt->db_path) {
         struct history_config hc;
@@ -1338,6 +1390,7 @@ void live_free(struct live *l)
     scenario_free(l->new_sc);
     free(l->req.pv_fc);
     free(l->req.base_fc);
+    free(l->req.ev_fc);
     pthread_mutex_destroy(&l->dr_mu);
     pthread_mutex_destroy(&l->status_mu);
     free(l->capacity);
@@ -1418,6 +1471,21 @@ void live_set_prices(struct live *l, const struct live_price *p, int n)
     }
     l->dr_changed = 1;
     pthread_mutex_unlock(&l->dr_mu);
+    live_wake(l);
+}
+
+void live_set_outlook(struct live *l, int kind, const struct ev_outlook_interval *iv, int n)
+{
+    int kept;
+
+    pthread_mutex_lock(&l->dr_mu);
+    kept = ev_forecast_set_outlook(&l->evf, (enum ev_outlook_kind)kind, iv, n);
+    l->dr_changed = 1;
+    pthread_mutex_unlock(&l->dr_mu);
+    LOGI("live",
+         "%s outlook: %d intervals; re-planning",
+         kind == EV_OUTLOOK_VISITOR_FLOW ? "visitor-flow" : "road-congestion",
+         kept);
     live_wake(l);
 }
 

@@ -33,6 +33,7 @@
 #include "../common/error.h"
 #include "../models/station.h"
 #include "controller.h"
+#include "ev_forecast.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -78,6 +79,8 @@ struct live_status {
     double set_ess_kw;    /* setpoints posted */
     double set_pv_limit_kw;
     double set_ev_kw; /* sum of connector limits */
+    /* energy the last plan expects of cars not yet here, over its horizon */
+    double ev_forecast_kwh;
     int sessions_open;
     int devices_online;
     int devices_total;
@@ -161,6 +164,10 @@ void live_override(struct live *l, const struct live_override *o);
 
 /* Any thread. Replace the platform's price intervals (re-plans). */
 void live_set_prices(struct live *l, const struct live_price *p, int n);
+
+/* Any thread. Replace a platform outlook of the EV-arrival forecast (kind:
+ * enum ev_outlook_kind; n = 0 clears it); re-plans. */
+void live_set_outlook(struct live *l, int kind, const struct ev_outlook_interval *iv, int n);
 
 /* Any thread. The capacity of the plan in force; ERROR_STATE when there is
  * no plan yet. */

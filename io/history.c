@@ -187,6 +187,7 @@ enum stmt_id {
     ST_CONN_ROLLUP_1MIN,
     ST_CONN_ROLLUP_15MIN,
     ST_OPEN_SESSIONS,
+    ST_SESSIONS_SINCE,
     ST_ACTIVE_PLAN,
     ST_ACTIVE_DR,
     ST_MEAN_NET,
@@ -246,7 +247,11 @@ static const char *const stmt_sql[ST_PRUNE_FIRST] = {
     [ST_CONN_ROLLUP_1MIN] = CONNECTOR_1MIN_SQL,
     [ST_CONN_ROLLUP_15MIN] = CONNECTOR_15MIN_SQL,
     [ST_OPEN_SESSIONS] = "SELECT id, connector_id, plugin_ms, unplug_ms, energy_kwh, departure_ms,"
-                         " wanted_kwh FROM ev_session WHERE state = 'open' ORDER BY plugin_ms, id",
+                         " wanted_kwh, state FROM ev_session WHERE state = 'open'"
+                         " ORDER BY plugin_ms, id",
+    [ST_SESSIONS_SINCE] = "SELECT id, connector_id, plugin_ms, unplug_ms, energy_kwh, departure_ms,"
+                          " wanted_kwh, state FROM ev_session WHERE plugin_ms >= ?1"
+                          " ORDER BY plugin_ms, id",
     [ST_ACTIVE_PLAN] = "SELECT id, created_ms, horizon_start_ms, step_minutes, steps,"
                        " objective_cny, json FROM plan WHERE status = 'active'"
                        " ORDER BY created_ms DESC, id DESC LIMIT 1",
@@ -1462,17 +1467,19 @@ static int history_next_row(struct history *h, sqlite3_stmt *st, struct error_de
     return 0;
 }
 
-int history_open_sessions(struct history *h,
-                          struct history_session **out,
-                          int *n,
-                          struct error_detail *ed)
+/* The rows of a session query into a new array (see history_open_sessions). */
+static int history_read_sessions(struct history *h,
+                                 sqlite3_stmt *st,
+                                 struct history_session **out,
+                                 int *n,
+                                 struct error_detail *ed)
 {
-    sqlite3_stmt *st = h->st[ST_OPEN_SESSIONS];
     struct vec v = {NULL, 0, 0};
     int row;
 
     while ((row = history_next_row(h, st, ed)) == 1) {
         struct history_session *s = vec_push(&v, sizeof(*s));
+        const unsigned char *state = sqlite3_column_text(st, 7);
 
         column_id(st, 0, s->id);
         column_id(st, 1, s->connector_id);
@@ -1481,9 +1488,11 @@ int history_open_sessions(struct history *h,
         s->energy_kwh = sqlite3_column_double(st, 4);
         s->departure_ms = sqlite3_column_int64(st, 5);
         s->wanted_kwh = column_opt_double(st, 6);
-        s->state = HISTORY_SESSION_OPEN;
+        s->state = state && strcmp((const char *)state, "open") == 0 ? HISTORY_SESSION_OPEN
+                                                                      : HISTORY_SESSION_CLOSED;
     }
     sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     if (row < 0) {
         free(v.items);
         v.items = NULL;
@@ -1492,6 +1501,24 @@ int history_open_sessions(struct history *h,
     *out = (struct history_session *)v.items;
     *n = v.n;
     return row < 0 ? ERROR_IO : ERROR_OK;
+}
+
+int history_open_sessions(struct history *h,
+                          struct history_session **out,
+                          int *n,
+                          struct error_detail *ed)
+{
+    return history_read_sessions(h, h->st[ST_OPEN_SESSIONS], out, n, ed);
+}
+
+int history_sessions_since(struct history *h,
+                           int64_t since_ms,
+                           struct history_session **out,
+                           int *n,
+                           struct error_detail *ed)
+{
+    sqlite3_bind_int64(h->st[ST_SESSIONS_SINCE], 1, since_ms);
+    return history_read_sessions(h, h->st[ST_SESSIONS_SINCE], out, n, ed);
 }
 
 int history_active_plan(struct history *h,

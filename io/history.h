@@ -264,6 +264,16 @@ int history_open_sessions(struct history *h,
                           int *n,
                           struct error_detail *ed);
 
+/* Every session, open or closed, plugged in at or after since_ms, oldest
+ * first (closed ones as long as their retention keeps them): *out as
+ * history_open_sessions(). The live engine relearns its EV forecast from
+ * them after a restart. */
+int history_sessions_since(struct history *h,
+                           int64_t since_ms,
+                           struct history_session **out,
+                           int *n,
+                           struct error_detail *ed);
+
 /* The most recently created ACTIVE plan: *found is 1 and out->json a new
  * string (free() it, or history_plan_clear()), or *found is 0. */
 int history_active_plan(struct history *h,

@@ -440,6 +440,32 @@ static int st_check_loads(const struct station *st, struct error_detail *ed)
     return ERROR_OK;
 }
 
+static int st_check_ev_forecast(const struct station_ev_forecast *f, struct error_detail *ed)
+{
+    const struct st_rule rule[] = {
+        {"prior_dc_arrivals_per_day", f->prior_dc_arrivals_per_day, 0, 1000, 0},
+        {"prior_ac_arrivals_per_day", f->prior_ac_arrivals_per_day, 0, 1000, 0},
+        {"learn_days", f->learn_days, 1, 365, 0},
+        {"tourist_share", f->tourist_share, 0, 1, 0},
+        {"arrivals_per_1000_visitors", f->arrivals_per_1000_visitors, 0, 1000, 0},
+        {"through_share", f->through_share, 0, 1, 0},
+        {"congestion_typical", f->congestion_typical, 0, 0.9, 0},
+    };
+
+    if (st_range(ed, "ev_forecast.", rule, ST_COUNT(rule))) {
+        return ERROR_INVALID;
+    }
+    if (f->tourist_share + f->through_share > 1.0 + 1e-9) {
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "ev_forecast.through_share: %g: tourist_share + through_share (%g) "
+                          "must not exceed 1",
+                          f->through_share,
+                          f->tourist_share + f->through_share);
+    }
+    return ERROR_OK;
+}
+
 /* The target a device of this kind must name, and whether it exists. */
 static int st_check_device_target(const struct station *st,
                                   const struct station_device *d,
@@ -645,7 +671,8 @@ int station_validate(const struct station *st, struct error_detail *ed)
         return ERROR_INVALID;
     }
     if (st_check_chargers(st, ed) || st_check_parking(st, ed) || st_check_loads(st, ed) ||
-        tariff_validate(&st->tariff, ed) || st_check_devices(st, ed)) {
+        st_check_ev_forecast(&st->ev_forecast, ed) || tariff_validate(&st->tariff, ed) ||
+        st_check_devices(st, ed)) {
         return ERROR_INVALID;
     }
     return ERROR_OK;

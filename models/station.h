@@ -166,6 +166,25 @@ struct station_control {
     int history_quarter_days; /* 15-min rollups */
 };
 
+/* What the live engine expects of cars not yet here (engine/ev_forecast.h,
+ * docs/configuration.md "ev_forecast"): a cold-start arrival rate until
+ * it has learned its own, and how the platforms' forecasts move it. */
+struct station_ev_forecast {
+    /* arrivals a day before any are seen, spread over sharing.amenities */
+    double prior_dc_arrivals_per_day;
+    double prior_ac_arrivals_per_day;
+    double learn_days; /* time constant of the learned hourly rates, days */
+    /* share of arrivals that come with the scenic area's visitors; with a
+     * visitor-flow forecast that share is replaced by
+     * arrivals_per_1000_visitors x visitors/h / 1000 */
+    double tourist_share;
+    double arrivals_per_1000_visitors;
+    /* share that is through traffic; scaled by (1 - c) / (1 - c_typical)
+     * under a road-congestion forecast c */
+    double through_share;
+    double congestion_typical;
+};
+
 /* The optional connection to the grid dispatcher and city platform
  * (io/mqtt.h, engine/dispatch.h, docs/configuration.md "mqtt"). Empty
  * strings mean "not set". The password is never in the file: only the
@@ -211,6 +230,7 @@ struct station {
     struct tariff tariff;
     struct scenario_penalties penalties;
     struct station_control control;
+    struct station_ev_forecast ev_forecast;
     int n_devices;
     struct station_device devices[STATION_DEVICES_MAX];
     int has_mqtt;

@@ -10,7 +10,10 @@
  * conservative charger cap and its recovery; a slow charger (timeouts) and
  * an inverter answering with exception codes marked offline while the
  * others go on; the battery held idle when its SoC is unknown; restart
- * recovery of open sessions, the active plan and DR events.
+ * recovery of open sessions, the active plan and DR events; the forecast
+ * of cars not yet here (engine/ev_forecast.h): the cold start, relearnt
+ * from the sessions in the history at start-up, and a visitor-flow outlook
+ * that raises it and the planned import.
  */
 #include "check.h"
 
@@ -18,6 +21,7 @@
 #include "config/builtin.h"
 #include "engine/live.h"
 #include "engine/planner.h"
+#include "io/history.h"
 #include "models/station.h"
 #include "sim/devsim.h"
 
@@ -420,6 +424,139 @@ static void test_restart(void)
     CHECK(tl_query("select count(*) from plan") >= 2);
 }
 
+/* 21 days of history before now: on each, one DC session starting at
+ * every whole hour from 08:00 to 21:00, 40 kWh in 30 min, on DC1-A; each
+ * also taught to *learn as the engine should learn it. */
+static int tl_seed_sessions(const char *db, int64_t now, struct ev_forecast *learn)
+{
+    struct error_detail ed = {{0}};
+    struct history_config hc;
+    struct history *h = NULL;
+    int n = 0;
+
+    history_config_init(&hc, db, tl_clock);
+    if (history_open(&hc, &h, &ed) != ERROR_OK) {
+        fprintf(stderr, "history: %s\n", ed.text);
+        return 0;
+    }
+    for (int d = 21; d >= 1; d--) {
+        int64_t midnight = now - d * CLOCK_DAY_MS;
+        struct clock_civil lt;
+
+        clock_to_local(midnight, &lt);
+        midnight = clock_from_local(lt.year, lt.month, lt.day, 0, 0, 0);
+        for (int hr = 8; hr < 22; hr++) {
+            struct history_session hs;
+
+            memset(&hs, 0, sizeof(hs));
+            snprintf(hs.id, sizeof(hs.id), "DC1-A-seed-%d-%d", d, hr);
+            snprintf(hs.connector_id, sizeof(hs.connector_id), "DC1-A");
+            hs.plugin_ms = midnight + hr * 3600000LL;
+            hs.unplug_ms = hs.plugin_ms + 30 * 60000;
+            hs.energy_kwh = 40.0;
+            hs.wanted_kwh = NAN;
+            hs.state = HISTORY_SESSION_CLOSED;
+            CHECK(history_put_session(h, &hs, &ed) == ERROR_OK);
+            ev_forecast_arrival(learn, EV_FORECAST_DC, hs.plugin_ms);
+            ev_forecast_departure(learn, EV_FORECAST_DC, 40.0, 30.0);
+            n++;
+        }
+    }
+    CHECK(history_flush(h, &ed) == ERROR_OK);
+    history_close(h);
+    return n;
+}
+
+/* Mean planned import over plan steps [from, to). */
+static double tl_planned_import(struct tl_site *s, int from, int to)
+{
+    struct live_capacity *cap = calloc(1, sizeof(*cap));
+    double sum = 0.0;
+
+    if (live_capacity(s->l, cap) != ERROR_OK || cap->steps < to) {
+        free(cap);
+        return NAN;
+    }
+    for (int t = from; t < to; t++) {
+        sum += cap->plan_kw[t];
+    }
+    free(cap);
+    return sum / (to - from);
+}
+
+static void test_ev_forecast(void)
+{
+    struct tl_site s;
+    struct live_status ls;
+    struct ev_forecast cold, learnt;
+    char db[300];
+    int64_t now = clock_now_ms(tl_clock);
+    int64_t t0;
+    double cold_kwh, want_kwh, fc[96], learned_kwh, import_before, import_after;
+    struct ev_outlook_interval crowd;
+    int plans, n;
+
+    /* a fresh history: the configured cold start */
+    snprintf(db, sizeof(db), "%s/evf-cold.db", tl_dir);
+    tl_start_sim(&s);
+    tl_start_live(&s, db);
+    n = TL_UNTIL(&s, 50, (live_status(s.l, &ls), ls.plans_solved >= 1));
+    CHECK(n > 0);
+    ev_forecast_init(&cold, s.st);
+    cold_kwh = ev_forecast_kw(&cold, ls.now_ms, 15, 96, fc);
+    CHECK(cold_kwh > 100.0);
+    CHECK_NEAR(ls.ev_forecast_kwh, cold_kwh, 0.02 * cold_kwh);
+    live_free(s.l);
+
+    /* three weeks of a DC car every open hour: relearnt at start-up */
+    snprintf(db, sizeof(db), "%s/evf-learnt.db", tl_dir);
+    ev_forecast_init(&learnt, s.st);
+    CHECK(tl_seed_sessions(db, now, &learnt) == 21 * 14);
+    tl_start_live(&s, db);
+    n = TL_UNTIL(&s, 50, (live_status(s.l, &ls), ls.plans_solved >= 1));
+    CHECK(n > 0);
+    learned_kwh = ls.ev_forecast_kwh;
+    ev_forecast_advance(&learnt, ls.now_ms);
+    want_kwh = ev_forecast_kw(&learnt, ls.now_ms, 15, 96, fc);
+    CHECK_NEAR(learned_kwh, want_kwh, 0.02 * want_kwh);
+    /* 14 cars x 40 kWh a day, where the prior expects 20 x 30 + 8 x 15:
+     * three weeks move it part of the way down */
+    CHECK(learned_kwh < cold_kwh && learned_kwh > 14 * 40.0);
+    printf("EV forecast, next 24 h: cold start %.0f kWh, relearnt %.0f kWh\n",
+           cold_kwh,
+           learned_kwh);
+
+    /* the district platform expects a crowd over the next 3 h: more cars,
+     * a new plan, more import planned in those hours */
+    import_before = tl_planned_import(&s, 1, 12);
+    plans = ls.plans_solved;
+    t0 = ls.now_ms;
+    crowd.start_ms = t0;
+    crowd.end_ms = t0 + 3 * 3600000LL;
+    crowd.value = 20000.0; /* visitors/h: a National Day crowd */
+    live_set_outlook(s.l, EV_OUTLOOK_VISITOR_FLOW, &crowd, 1);
+    /* the request with the outlook (a solve already running finishes first) */
+    n = TL_UNTIL(&s, 50, (live_status(s.l, &ls), ls.ev_forecast_kwh > learned_kwh + 500.0));
+    CHECK(n > 0);
+    plans = ls.plans_solved;
+    n = TL_UNTIL(&s, 50, (live_status(s.l, &ls), ls.plans_solved > plans));
+    CHECK(n > 0);
+    import_after = tl_planned_import(&s, 1, 12);
+    CHECK(ls.ev_forecast_kwh > learned_kwh + 500.0);
+    CHECK(import_after > import_before + 50.0);
+    printf("visitor-flow outlook 20,000/h for 3 h: %.0f kWh expected, planned import over"
+           " steps 1-11 %.1f -> %.1f kW\n",
+           ls.ev_forecast_kwh,
+           import_before,
+           import_after);
+    /* cleared: back to what was learnt */
+    live_set_outlook(s.l, EV_OUTLOOK_VISITOR_FLOW, NULL, 0);
+    n = TL_UNTIL(&s, 50, (live_status(s.l, &ls), ls.ev_forecast_kwh < learned_kwh + 500.0));
+    CHECK(n > 0);
+    CHECK_NEAR(ls.ev_forecast_kwh, learned_kwh, 0.05 * learned_kwh);
+    tl_stop(&s);
+}
+
 int main(void)
 {
     if (!mkdtemp(tl_dir)) {
@@ -433,6 +570,7 @@ int main(void)
     test_pv_drop_under_cap();
     test_faults();
     test_restart();
+    test_ev_forecast();
     clock_free(tl_clock);
     {
         char cmd[512];

@@ -466,6 +466,21 @@ static void test_resume(void)
     CHECK(history_open_sessions(h, &ss, &n, NULL) == ERROR_OK);
     CHECK(n == 1 && !strcmp(ss[0].id, "s2"));
     free(ss);
+    /* all sessions from an instant on, open or closed, oldest first */
+    CHECK(history_sessions_since(h, t0() - 1000000, &ss, &n, NULL) == ERROR_OK);
+    CHECK(n == 2);
+    if (n == 2) {
+        CHECK(!strcmp(ss[0].id, "s3") && ss[0].state == HISTORY_SESSION_CLOSED);
+        CHECK(ss[0].unplug_ms == t0() - 60000);
+        CHECK(!strcmp(ss[1].id, "s1") && ss[1].state == HISTORY_SESSION_CLOSED);
+        CHECK_NEAR(ss[1].energy_kwh, 3.5, 0);
+    }
+    free(ss);
+    CHECK(history_sessions_since(h, t0() - 2000000, &ss, &n, NULL) == ERROR_OK);
+    CHECK(n == 3 && !strcmp(ss[0].id, "s2") && ss[0].state == HISTORY_SESSION_OPEN);
+    free(ss);
+    CHECK(history_sessions_since(h, t0(), &ss, &n, NULL) == ERROR_OK);
+    CHECK(n == 0 && ss == NULL);
     CHECK(history_active_plan(h, &plan, &found, NULL) == ERROR_OK);
     CHECK(found == 0 && plan.json == NULL);
     CHECK(history_active_dr(h, &dr, &n, NULL) == ERROR_OK);
