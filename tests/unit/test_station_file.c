@@ -335,6 +335,28 @@ static void test_rules(void)
             ERROR_INVALID,
             "control.replan_s",
             "5");
+    /* the EV forecast: ranges per field, the shares together */
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 30}, 'ev_forecast': {'tourist_share': 1.5",
+            ERROR_INVALID,
+            "ev_forecast.tourist_share",
+            "1.5");
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 30}, 'ev_forecast': {'learn_days': 'two weeks'",
+            ERROR_INVALID,
+            "ev_forecast.learn_days",
+            NULL);
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 30}, 'ev_forecast': {'tourist_share': 0.7, "
+            "'through_share': 0.4",
+            ERROR_INVALID,
+            "ev_forecast.through_share: 0.4: tourist_share + through_share (1.1) must not exceed 1",
+            NULL);
+    sft_bad("'departure_margin_min': 30",
+            "'departure_margin_min': 30}, 'ev_forecast': {'visitor_share': 0.5",
+            ERROR_INVALID,
+            "ev_forecast.visitor_share",
+            NULL);
     /* the optional mqtt section */
     sft_bad("'departure_margin_min': 30",
             "'departure_margin_min': 30}, 'mqtt': {'host': '127.0.0.1', 'port': 0",
