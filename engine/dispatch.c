@@ -1205,10 +1205,7 @@ static void ds_on_forecast(struct dispatch *d, const char *payload, size_t len, 
                      f.n);
     snprintf(key, sizeof(key), "forecast:%d:%s", kind, f.id);
     if (mqtt_inbound_seen(d->m, key) != 1) {
-        snprintf(msg,
-                 sizeof(msg),
-                 "%d intervals feed the EV-arrival forecast: re-planning",
-                 f.n);
+        snprintf(msg, sizeof(msg), "%d intervals feed the EV-arrival forecast: re-planning", f.n);
         ds_ack(d, f.id, "accepted", DISPATCH_OK, msg, NAN, key);
     }
 }

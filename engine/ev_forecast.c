@@ -211,11 +211,8 @@ double ev_forecast_rate(const struct ev_forecast *f, int type, int64_t t_ms)
     return other + through + tourist;
 }
 
-double ev_forecast_kw(const struct ev_forecast *f,
-                      int64_t now_ms,
-                      int step_minutes,
-                      int n,
-                      double *kw)
+double
+ev_forecast_kw(const struct ev_forecast *f, int64_t now_ms, int step_minutes, int n, double *kw)
 {
     int minutes = n * step_minutes;
     double *arrived = alloc_array((size_t)minutes + 1, sizeof(double));

@@ -47,8 +47,8 @@
 #define EV_FORECAST_SESSION_RATE 0.1
 
 enum ev_outlook_kind {
-    EV_OUTLOOK_VISITOR_FLOW = 0,     /* visitors per hour */
-    EV_OUTLOOK_ROAD_CONGESTION = 1,  /* index: 0 free flow, 1 standstill */
+    EV_OUTLOOK_VISITOR_FLOW = 0,    /* visitors per hour */
+    EV_OUTLOOK_ROAD_CONGESTION = 1, /* index: 0 free flow, 1 standstill */
     EV_OUTLOOKS
 };
 
@@ -105,10 +105,7 @@ double ev_forecast_rate(const struct ev_forecast *f, int type, int64_t t_ms);
 /* Expected power of the cars still to come in each of n steps of
  * step_minutes from now_ms (the step mean), in kW; returns the energy over
  * the n steps, kWh. */
-double ev_forecast_kw(const struct ev_forecast *f,
-                      int64_t now_ms,
-                      int step_minutes,
-                      int n,
-                      double *kw);
+double
+ev_forecast_kw(const struct ev_forecast *f, int64_t now_ms, int step_minutes, int n, double *kw);
 
 #endif

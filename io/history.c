@@ -1489,7 +1489,7 @@ static int history_read_sessions(struct history *h,
         s->departure_ms = sqlite3_column_int64(st, 5);
         s->wanted_kwh = column_opt_double(st, 6);
         s->state = state && strcmp((const char *)state, "open") == 0 ? HISTORY_SESSION_OPEN
-                                                                      : HISTORY_SESSION_CLOSED;
+                                                                     : HISTORY_SESSION_CLOSED;
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);

@@ -155,7 +155,7 @@ static void test_outlooks(void)
     int64_t noon = clock_from_local(2026, 7, 15, 12, 0, 0);
     struct ev_outlook_interval v[3] = {
         {noon, noon + HOUR_MS, 1500.0},
-        {noon + HOUR_MS, noon, 99.0},               /* end before start: left out */
+        {noon + HOUR_MS, noon, 99.0},                   /* end before start: left out */
         {noon + 2 * HOUR_MS, noon + 3 * HOUR_MS, -1.0}, /* negative: left out */
     };
     struct ev_outlook_interval jam = {noon, noon + HOUR_MS, 1.0};

@@ -336,24 +336,24 @@ static void test_rules(void)
             "control.replan_s",
             "5");
     /* the EV forecast: ranges per field, the shares together */
-    sft_bad("'departure_margin_min': 30",
-            "'departure_margin_min': 30}, 'ev_forecast': {'tourist_share': 1.5",
+    sft_bad("'tourist_share': 0.57",
+            "'tourist_share': 1.5",
             ERROR_INVALID,
             "ev_forecast.tourist_share",
             "1.5");
-    sft_bad("'departure_margin_min': 30",
-            "'departure_margin_min': 30}, 'ev_forecast': {'learn_days': 'two weeks'",
+    sft_bad("'learn_days': 14",
+            "'learn_days': 'two weeks'",
             ERROR_INVALID,
             "ev_forecast.learn_days",
             NULL);
-    sft_bad("'departure_margin_min': 30",
-            "'departure_margin_min': 30}, 'ev_forecast': {'tourist_share': 0.7, "
-            "'through_share': 0.4",
-            ERROR_INVALID,
-            "ev_forecast.through_share: 0.4: tourist_share + through_share (1.1) must not exceed 1",
-            NULL);
-    sft_bad("'departure_margin_min': 30",
-            "'departure_margin_min': 30}, 'ev_forecast': {'visitor_share': 0.5",
+    sft_bad(
+        "'through_share': 0.18",
+        "'through_share': 0.5",
+        ERROR_INVALID,
+        "ev_forecast.through_share: 0.5: tourist_share + through_share (1.07) must not exceed 1",
+        NULL);
+    sft_bad("'learn_days': 14",
+            "'learn_days': 14, 'visitor_share': 0.5",
             ERROR_INVALID,
             "ev_forecast.visitor_share",
             NULL);
