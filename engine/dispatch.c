@@ -172,6 +172,7 @@ static const char *const ds_topics[] = {DISPATCH_TOPIC_DR_EVENT,
                                         DISPATCH_TOPIC_TARIFF,
                                         DISPATCH_TOPIC_VISITOR_FLOW,
                                         DISPATCH_TOPIC_ROAD_CONGESTION,
+                                        DISPATCH_TOPIC_DECLARE,
                                         NULL};
 
 const char *const *dispatch_topics(void)
@@ -1210,6 +1211,47 @@ static void ds_on_forecast(struct dispatch *d, const char *payload, size_t len, 
     }
 }
 
+/* A driver's declared departure and energy for the car on a connector:
+ * the planner's session then uses them instead of the learned defaults. */
+static void ds_on_declare(struct dispatch *d, const char *payload, size_t len)
+{
+    struct dispatch_declaration x;
+    struct dispatch_error err;
+    char key[96], msg[200];
+    int rc;
+
+    memset(&err, 0, sizeof(err));
+    rc = dispatch_parse_declaration(payload, len, d->now_ms, &x, &err);
+    if (rc) {
+        ds_ack(d, err.id, "rejected", (enum dispatch_code)rc, err.message, NAN, NULL);
+        return;
+    }
+    snprintf(key, sizeof(key), "declare:%s", x.id);
+    if (mqtt_inbound_seen(d->m, key) == 1) {
+        ds_ack(d,
+               x.id,
+               "rejected",
+               DISPATCH_DUPLICATE,
+               "declaration already applied; this copy is ignored",
+               NAN,
+               NULL);
+        return;
+    }
+    if (live_declare(d->o.live, x.connector, x.departure_ms, x.energy_kwh) != ERROR_OK) {
+        snprintf(msg,
+                 sizeof(msg),
+                 "connector: \"%s\": not a connector of this station",
+                 x.connector);
+        ds_ack(d, x.id, "rejected", DISPATCH_OUT_OF_RANGE, msg, NAN, key);
+        return;
+    }
+    snprintf(msg,
+             sizeof(msg),
+             "for the car on %s, or the next plugged in there within 15 min: re-planning",
+             x.connector);
+    ds_ack(d, x.id, "accepted", DISPATCH_OK, msg, NAN, key);
+}
+
 static void ds_handle(struct dispatch *d, const struct ds_msg *msg)
 {
     d->now_ms = clock_now_ms(d->clock);
@@ -1229,6 +1271,8 @@ static void ds_handle(struct dispatch *d, const struct ds_msg *msg)
         ds_on_forecast(d, msg->payload, msg->len, DISPATCH_FORECAST_VISITOR_FLOW);
     } else if (strcmp(msg->topic, DISPATCH_TOPIC_ROAD_CONGESTION) == 0) {
         ds_on_forecast(d, msg->payload, msg->len, DISPATCH_FORECAST_ROAD_CONGESTION);
+    } else if (strcmp(msg->topic, DISPATCH_TOPIC_DECLARE) == 0) {
+        ds_on_declare(d, msg->payload, msg->len);
     } else {
         LOGW("dispatch", "message on unknown topic %s ignored", msg->topic);
     }

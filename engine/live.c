@@ -35,6 +35,8 @@
 #define LIVE_PRICES_MAX     400
 /* a reading older than this many poll periods is not trusted */
 #define LIVE_STALE_POLLS 3
+/* a declaration for a connector with no car waits this long for one */
+#define LIVE_DECLARE_HOLD_MS (15 * 60 * 1000)
 /* the EV forecast relearns this many of its time constants after a restart */
 #define LIVE_RELEARN_SPANS 4
 /* a device not reached this long after start is alarmed as offline */
@@ -49,6 +51,16 @@ struct live_session {
     int64_t departure_ms; /* declared, or plug + learned mean stay */
     double wanted_kwh;    /* declared, or the learned mean */
     double delivered_kwh; /* the charger's session energy register */
+    int declared_departure; /* departure_ms / wanted_kwh came from the driver */
+    int declared_energy;
+};
+
+/* A driver's declaration waiting to be applied (live_declare()). */
+struct live_declared {
+    int set;
+    int64_t received_ms;
+    int64_t departure_ms; /* 0 = not declared */
+    double wanted_kwh;    /* NAN = not declared */
 };
 
 /* The plan as the cycle follows it: setpoints per step. It is what the
@@ -105,6 +117,7 @@ struct live {
     struct live_override ovr;
     struct controller_price prices[LIVE_PRICES_MAX];
     int n_prices;
+    struct live_declared declared[LIVE_CONNECTORS_MAX];
     /* the control loop's wake-up */
     pthread_mutex_t wake_mu;
     pthread_cond_t wake_cv;
@@ -199,8 +212,9 @@ static void live_put_session(struct live *l, int k, int64_t unplug_ms)
     hs.plugin_ms = ls->plug_ms;
     hs.unplug_ms = unplug_ms;
     hs.energy_kwh = ls->delivered_kwh;
-    hs.departure_ms = ls->departure_ms;
-    hs.wanted_kwh = ls->wanted_kwh;
+    /* only what a driver declared: the learned defaults are not facts */
+    hs.departure_ms = ls->declared_departure ? ls->departure_ms : 0;
+    hs.wanted_kwh = ls->declared_energy ? ls->wanted_kwh : NAN;
     hs.state = unplug_ms ? HISTORY_SESSION_CLOSED : HISTORY_SESSION_OPEN;
     if (history_put_session(l->hist, &hs, &ed) != ERROR_OK) {
         LOGW("live", "history: %s", ed.text);
@@ -283,6 +297,41 @@ static int live_conn_index(const struct live *l, const char *id)
     return -1;
 }
 
+/* Apply a driver's declaration waiting for connector k to its open session
+ * (or drop it once it has waited too long for a car); returns 1 when
+ * applied. */
+static int live_apply_declared(struct live *l, int k, int64_t now)
+{
+    struct live_session *s = &l->sess[k];
+    struct live_declared d;
+
+    pthread_mutex_lock(&l->dr_mu);
+    d = l->declared[k];
+    if (d.set && (s->open || now - d.received_ms > LIVE_DECLARE_HOLD_MS)) {
+        l->declared[k].set = 0;
+    }
+    pthread_mutex_unlock(&l->dr_mu);
+    if (!d.set || !s->open) {
+        return 0;
+    }
+    if (d.departure_ms > 0) {
+        s->departure_ms = d.departure_ms;
+        s->declared_departure = 1;
+    }
+    if (!isnan(d.wanted_kwh)) {
+        s->wanted_kwh = d.wanted_kwh;
+        s->declared_energy = 1;
+    }
+    LOGI("live",
+         "session %s: declared %s%s%.1f kWh",
+         s->id,
+         d.departure_ms > 0 ? "departure " : "",
+         d.departure_ms > 0 ? "and " : "",
+         s->wanted_kwh);
+    live_put_session(l, k, 0);
+    return 1;
+}
+
 /* Open and close sessions from connector states; returns 1 on a change. */
 static int live_sessions(struct live *l, int64_t now)
 {
@@ -330,6 +379,7 @@ static int live_sessions(struct live *l, int64_t now)
         if (s->open) {
             s->delivered_kwh = l->rd[d].session_kwh;
         }
+        changed |= live_apply_declared(l, k, now);
     }
     return changed;
 }
@@ -1028,6 +1078,8 @@ static void live_resume(struct live *l, int64_t now)
                                   ? hs[i].departure_ms
                                   : s->plug_ms + (int64_t)(l->evf.stay_min[type] * 60000.0);
             s->wanted_kwh = isnan(hs[i].wanted_kwh) ? l->evf.kwh[type] : hs[i].wanted_kwh;
+            s->declared_departure = hs[i].departure_ms != 0;
+            s->declared_energy = !isnan(hs[i].wanted_kwh);
             s->delivered_kwh = hs[i].energy_kwh;
             LOGI("live", "resumed session %s on %s", s->id, hs[i].connector_id);
         }
@@ -1472,6 +1524,23 @@ void live_set_prices(struct live *l, const struct live_price *p, int n)
     l->dr_changed = 1;
     pthread_mutex_unlock(&l->dr_mu);
     live_wake(l);
+}
+
+int live_declare(struct live *l, const char *connector_id, int64_t departure_ms, double wanted_kwh)
+{
+    int k = live_conn_index(l, connector_id);
+
+    if (k < 0) {
+        return ERROR_INVALID;
+    }
+    pthread_mutex_lock(&l->dr_mu);
+    l->declared[k].set = 1;
+    l->declared[k].received_ms = clock_now_ms(l->clock);
+    l->declared[k].departure_ms = departure_ms;
+    l->declared[k].wanted_kwh = wanted_kwh;
+    pthread_mutex_unlock(&l->dr_mu);
+    live_wake(l);
+    return ERROR_OK;
 }
 
 void live_set_outlook(struct live *l, int kind, const struct ev_outlook_interval *iv, int n)

@@ -165,6 +165,13 @@ void live_override(struct live *l, const struct live_override *o);
 /* Any thread. Replace the platform's price intervals (re-plans). */
 void live_set_prices(struct live *l, const struct live_price *p, int n);
 
+/* Any thread. A driver's declaration for the car on connector_id: its
+ * departure (0 = not declared) and the energy it wants (NAN = not
+ * declared). Applied to the open session in the next cycle (which
+ * re-plans), or to the next car plugged in there within 15 min.
+ * ERROR_INVALID for a connector the station does not have. */
+int live_declare(struct live *l, const char *connector_id, int64_t departure_ms, double wanted_kwh);
+
 /* Any thread. Replace a platform outlook of the EV-arrival forecast (kind:
  * enum ev_outlook_kind; n = 0 clears it); re-plans. */
 void live_set_outlook(struct live *l, int kind, const struct ev_outlook_interval *iv, int n);

@@ -428,6 +428,9 @@ struct dm_wire {
     int command;
     struct dm_num value_kw;
     struct dm_dur duration;
+    char connector[DM_ID_MAX];
+    struct dm_time departure;
+    struct dm_num energy_kwh;
     int has_period;
     struct dm_period period;
     int n_desc;
@@ -564,6 +567,15 @@ static const struct jsonfields_field dm_command_fields[] = {
     DM_TIME("issued", issued, DM_REQ),
     DM_TIME("expires", expires, DM_REQ),
     JSONFIELDS_F_CUSTOM("duration", struct dm_wire, duration, dm_cb_duration, NULL, 0),
+    JSONFIELDS_F_END,
+};
+
+static const struct jsonfields_field dm_declaration_fields[] = {
+    DM_ID("id", id),
+    DM_ID("connector", connector),
+    DM_TIME("issued", issued, DM_REQ),
+    DM_TIME("departure", departure, 0),
+    JSONFIELDS_F_CUSTOM("energy_kwh", struct dm_wire, energy_kwh, dm_cb_number, NULL, 0),
     JSONFIELDS_F_END,
 };
 
@@ -1026,6 +1038,74 @@ int dispatch_parse_command(const char *payload,
                      "off; clear it with an empty retained message");
     } else if (rc == DISPATCH_OK) {
         rc = dm_command_rules(w, now_ms, out, err);
+    }
+    if (rc != DISPATCH_OK && rc != DISPATCH_EXPIRED) {
+        memset(out, 0, sizeof(*out));
+    }
+    cJSON_Delete(root);
+    free(w);
+    return rc;
+}
+
+/* ---- session/declare -------------------------------------------------------------- */
+
+static int dm_declaration_rules(const struct dm_wire *w,
+                                int64_t now_ms,
+                                struct dispatch_declaration *out,
+                                struct dispatch_error *err)
+{
+    if (!w->departure.set && !w->energy_kwh.set) {
+        return dm_fail(err,
+                       DISPATCH_SCHEMA_VIOLATION,
+                       "(message): neither departure nor energy_kwh: a declaration needs one "
+                       "or both");
+    }
+    if (!dm_id_ok(w->connector)) {
+        return dm_fail(err,
+                       DISPATCH_SCHEMA_VIOLATION,
+                       "connector: must be 1 to 63 printable ASCII characters");
+    }
+    if (w->energy_kwh.set && (!isfinite(w->energy_kwh.v) || w->energy_kwh.v <= 0 ||
+                              w->energy_kwh.v > DISPATCH_SESSION_KWH_MAX)) {
+        return dm_fail(err,
+                       DISPATCH_OUT_OF_RANGE,
+                       "energy_kwh: %.10g: must be in (0, %g] kWh",
+                       w->energy_kwh.v,
+                       DISPATCH_SESSION_KWH_MAX);
+    }
+    if (w->departure.set && w->departure.ms > now_ms + DISPATCH_DECLARE_AHEAD_MS) {
+        return dm_fail(err,
+                       DISPATCH_OUT_OF_RANGE,
+                       "departure: more than %lld h ahead",
+                       (long long)(DISPATCH_DECLARE_AHEAD_MS / 3600000));
+    }
+    memcpy(out->id, w->id, sizeof(out->id));
+    memcpy(out->connector, w->connector, sizeof(out->connector));
+    out->issued_ms = w->issued.ms;
+    out->departure_ms = w->departure.set ? w->departure.ms : 0;
+    out->energy_kwh = w->energy_kwh.set ? w->energy_kwh.v : NAN;
+    return w->departure.set && w->departure.ms <= now_ms
+               ? dm_expired(err, "departure", w->departure.ms, now_ms)
+               : DISPATCH_OK;
+}
+
+int dispatch_parse_declaration(const char *payload,
+                               size_t len,
+                               int64_t now_ms,
+                               struct dispatch_declaration *out,
+                               struct dispatch_error *err)
+{
+    struct dispatch_error local;
+    struct dm_ctx ctx = {1, now_ms};
+    struct dm_wire *w = NULL;
+    cJSON *root = NULL;
+    int rc;
+
+    err = dm_begin(err, &local);
+    memset(out, 0, sizeof(*out));
+    rc = dm_read(payload, len, dm_declaration_fields, &ctx, &root, &w, err);
+    if (rc == DISPATCH_OK) {
+        rc = dm_declaration_rules(w, now_ms, out, err);
     }
     if (rc != DISPATCH_OK && rc != DISPATCH_EXPIRED) {
         memset(out, 0, sizeof(*out));

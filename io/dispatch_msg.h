@@ -50,6 +50,7 @@
 #define DISPATCH_TOPIC_TARIFF          "tariff"                   /* in, QoS 1, retained */
 #define DISPATCH_TOPIC_VISITOR_FLOW    "forecast/visitor_flow"    /* in, QoS 1, retained */
 #define DISPATCH_TOPIC_ROAD_CONGESTION "forecast/road_congestion" /* in, QoS 1, retained */
+#define DISPATCH_TOPIC_DECLARE         "session/declare"          /* in, QoS 1, not retained */
 #define DISPATCH_TOPIC_ACK             "ack"                      /* out, QoS 1 */
 #define DISPATCH_TOPIC_CAPACITY        "capacity"                 /* out, QoS 1, retained */
 #define DISPATCH_TOPIC_LIVE_CONNECTORS "live/connectors"          /* out, QoS 1, coalesced */
@@ -85,17 +86,19 @@ struct dispatch_error {
     char id[64]; /* the message id if it could be read, for the ack; else "" */
 };
 
-#define DISPATCH_PAYLOAD_MAX    (64 * 1024) /* larger: INVALID_PAYLOAD without parsing */
-#define DISPATCH_DEPTH_MAX      16          /* deeper JSON nesting: INVALID_PAYLOAD */
-#define DISPATCH_INTERVALS_MAX  96
-#define DISPATCH_PRICES_MAX     (DISPATCH_INTERVALS_MAX * 4)
-#define DISPATCH_KW_MAX         1e5     /* every kW value in [0, 1e5] (battery: [-1e5, 1e5]) */
-#define DISPATCH_PRICE_MIN      (-10.0) /* CNY/kWh; spot prices may go negative */
-#define DISPATCH_PRICE_MAX      100.0
-#define DISPATCH_VISITORS_MAX   1e6                      /* visitors/h */
-#define DISPATCH_EVENT_SPAN_MS  (24LL * 3600 * 1000)     /* first start to last end */
-#define DISPATCH_TARIFF_SPAN_MS (7 * 24LL * 3600 * 1000) /* validFrom to validUntil */
-#define DISPATCH_HOLD_MAX_MS    (24LL * 3600 * 1000)     /* a command's duration */
+#define DISPATCH_PAYLOAD_MAX      (64 * 1024) /* larger: INVALID_PAYLOAD without parsing */
+#define DISPATCH_DEPTH_MAX        16          /* deeper JSON nesting: INVALID_PAYLOAD */
+#define DISPATCH_INTERVALS_MAX    96
+#define DISPATCH_PRICES_MAX       (DISPATCH_INTERVALS_MAX * 4)
+#define DISPATCH_KW_MAX           1e5     /* every kW value in [0, 1e5] (battery: [-1e5, 1e5]) */
+#define DISPATCH_PRICE_MIN        (-10.0) /* CNY/kWh; spot prices may go negative */
+#define DISPATCH_PRICE_MAX        100.0
+#define DISPATCH_VISITORS_MAX     1e6                      /* visitors/h */
+#define DISPATCH_EVENT_SPAN_MS    (24LL * 3600 * 1000)     /* first start to last end */
+#define DISPATCH_TARIFF_SPAN_MS   (7 * 24LL * 3600 * 1000) /* validFrom to validUntil */
+#define DISPATCH_HOLD_MAX_MS      (24LL * 3600 * 1000)     /* a command's duration */
+#define DISPATCH_SESSION_KWH_MAX  200.0                    /* a declared session's energy */
+#define DISPATCH_DECLARE_AHEAD_MS (7LL * 24 * 3600 * 1000) /* a declared departure */
 
 /* ---- dr/event ---------------------------------------------------------- */
 
@@ -189,6 +192,29 @@ int dispatch_parse_tariff(const char *payload,
                           int64_t now_ms,
                           struct dispatch_tariff *out,
                           struct dispatch_error *err);
+
+/* ---- session/declare ---------------------------------------------------- */
+
+/* A driver's declaration, from the platform that took it (app, reservation,
+ * parking terminal): when the car on a connector leaves and how much energy
+ * it wants. */
+struct dispatch_declaration {
+    char id[64];
+    char connector[64];
+    int64_t issued_ms;
+    int64_t departure_ms; /* 0 = not declared */
+    double energy_kwh;    /* NAN = not declared; else in (0, DISPATCH_SESSION_KWH_MAX] */
+};
+
+/* Parse a declaration: id, connector, issued required; departure and/or
+ * energy_kwh. A departure not after now_ms gives DISPATCH_EXPIRED; one more
+ * than DISPATCH_DECLARE_AHEAD_MS ahead, DISPATCH_OUT_OF_RANGE. Whether the
+ * connector exists is the engine's business. */
+int dispatch_parse_declaration(const char *payload,
+                               size_t len,
+                               int64_t now_ms,
+                               struct dispatch_declaration *out,
+                               struct dispatch_error *err);
 
 /* ---- forecast/visitor_flow, forecast/road_congestion ------------------- */
 

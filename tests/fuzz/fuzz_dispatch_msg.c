@@ -4,7 +4,8 @@
  * (io/dispatch_msg.h). The first byte picks the parser (its value mod 8:
  * '0' DR event, '1' command, '2' retained command, '3' tariff, '4' visitor
  * flow, '5' road congestion, '6' the ack builder with the rest as id and
- * message, '7' every parser); the rest is the payload, handed over without
+ * message, '7' every parser; 'd', before the mod, a driver's declaration);
+ * the rest is the payload, handed over without
  * a terminating NUL so that a read past its end shows under ASan. Any
  * byte string must give a documented code with a terminated, printable
  * ASCII message and a printable id, and an accepted message must keep every documented rule
@@ -150,6 +151,27 @@ static void fdm_forecast(const char *p, size_t n, int kind)
     fdm_intervals(f.interval, f.n, kind == 0 ? DISPATCH_VISITORS_MAX : 1.0);
 }
 
+static void fdm_declaration(const char *p, size_t n)
+{
+    struct dispatch_declaration x;
+    struct dispatch_error err;
+    int rc = dispatch_parse_declaration(p, n, FDM_NOW, &x, &err);
+
+    fdm_error(rc, &err);
+    fdm_require(rc != DISPATCH_RETAINED_COMMAND);
+    if (rc != DISPATCH_OK && rc != DISPATCH_EXPIRED) {
+        fdm_require(x.id[0] == '\0' && x.connector[0] == '\0');
+        return;
+    }
+    fdm_require(x.id[0] && strcmp(x.id, err.id) == 0 && x.connector[0]);
+    fdm_require(x.departure_ms != 0 || !isnan(x.energy_kwh));
+    fdm_require(isnan(x.energy_kwh) ||
+                (x.energy_kwh > 0 && x.energy_kwh <= DISPATCH_SESSION_KWH_MAX));
+    fdm_require(x.departure_ms <= FDM_NOW + DISPATCH_DECLARE_AHEAD_MS);
+    fdm_require(rc == DISPATCH_EXPIRED ? x.departure_ms <= FDM_NOW
+                                       : x.departure_ms == 0 || x.departure_ms > FDM_NOW);
+}
+
 /* The ack builder must escape anything: it parses back to the same text. */
 static void fdm_ack(const char *p, size_t n)
 {
@@ -185,6 +207,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     memcpy(p, data + 1, n);
+    if (data[0] == 'd') {
+        fdm_declaration(p, n);
+        free(p);
+        return 0;
+    }
     switch (data[0] % 8) {
     case 0:
         fdm_event(p, n);
@@ -213,6 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fdm_tariff(p, n);
         fdm_forecast(p, n, DISPATCH_FORECAST_VISITOR_FLOW);
         fdm_forecast(p, n, DISPATCH_FORECAST_ROAD_CONGESTION);
+        fdm_declaration(p, n);
         break;
     }
     free(p);

@@ -10,7 +10,8 @@
  * conservative charger cap and its recovery; a slow charger (timeouts) and
  * an inverter answering with exception codes marked offline while the
  * others go on; the battery held idle when its SoC is unknown; restart
- * recovery of open sessions, the active plan and DR events; the forecast
+ * recovery of open sessions (with a driver's declared departure and
+ * energy), the active plan and DR events; the forecast
  * of cars not yet here (engine/ev_forecast.h): the cold start, relearnt
  * from the sessions in the history at start-up, and a visitor-flow outlook
  * that raises it and the planned import.
@@ -380,6 +381,8 @@ static void test_restart(void)
     struct tl_site s;
     struct live_status ls;
     struct controller_dr cap;
+    int64_t departure;
+    char sql[160];
     int n;
 
     tl_start_sim(&s);
@@ -395,7 +398,19 @@ static void test_restart(void)
     live_set_dr(s.l, &cap, 1);
     n = TL_UNTIL(&s, 50, (live_status(s.l, &ls), ls.on_plan && ls.sessions_open == 1));
     CHECK(n > 0);
+    /* the driver declares departure and energy through a platform */
+    departure = clock_now_ms(tl_clock) + 2 * 3600 * 1000;
+    departure -= departure % 1000;
+    CHECK(live_declare(s.l, "DC3-B", departure, 42.0) == ERROR_OK);
+    CHECK(live_declare(s.l, "DC9-Z", departure, 42.0) == ERROR_INVALID);
     tl_cycles(&s, 8); /* flushes (every 1 s) */
+    CHECK(tl_query("select count(*) from ev_session where connector_id = 'DC3-B'"
+                   " and wanted_kwh = 42.0") == 1);
+    snprintf(sql,
+             sizeof(sql),
+             "select count(*) from ev_session where departure_ms = %lld",
+             (long long)departure);
+    CHECK(tl_query(sql) == 1);
     live_free(s.l);
 
     /* flexd comes back: the session, the plan and the DR event are there
@@ -413,6 +428,7 @@ static void test_restart(void)
      * samples, setpoints and plans written */
     CHECK(tl_query("select count(*) from ev_session") == 1);
     CHECK(tl_query("select count(*) from ev_session where state = 'open'") == 1);
+    CHECK(tl_query(sql) == 1); /* the declaration survived the restart */
     CHECK(tl_query("select count(*) from dr_event where id = 'evening-cap'") == 1);
     printf("history: %ld samples, %ld setpoints, %ld plans, %ld alarms\n",
            tl_query("select count(*) from sample_1s"),

@@ -168,6 +168,7 @@ static int tdm_any(int which, const char *p, size_t n, struct dispatch_error *er
     static struct dispatch_tariff t;
     static struct dispatch_forecast f;
     struct dispatch_command c;
+    struct dispatch_declaration x;
 
     switch (which) {
     case 0:
@@ -176,6 +177,8 @@ static int tdm_any(int which, const char *p, size_t n, struct dispatch_error *er
         return dispatch_parse_command(p, n, 0, tdm_now, &c, err);
     case 2:
         return dispatch_parse_tariff(p, n, tdm_now, &t, err);
+    case 5:
+        return dispatch_parse_declaration(p, n, tdm_now, &x, err);
     default:
         return dispatch_parse_forecast(p, n, which - 3, &f, err);
     }
@@ -193,7 +196,7 @@ static void test_bytes_all(void)
     memset(big, ' ', big_n);
     memcpy(big, "{\"id\": \"big\"}", strlen("{\"id\": \"big\"}"));
     memset(deep, '{', sizeof(deep));
-    for (int w = 0; w < 5; w++) {
+    for (int w = 0; w < 6; w++) {
         for (size_t g = 0; g < sizeof(garbage) / sizeof(garbage[0]); g++) {
             size_t n = strcmp(garbage[g], "nul") == 0 ? 4 : strlen(garbage[g]);
 
@@ -1008,6 +1011,63 @@ static char *tdm_sample_ack(void)
     return dispatch_ack_json("evt-1", "accepted", DISPATCH_OK, "will cap at 250 kW", 250, tdm_now);
 }
 
+static int tdm_decl(const char *sq, struct dispatch_declaration *x, struct dispatch_error *e)
+{
+    const char *j = tdm_q(sq);
+
+    return dispatch_parse_declaration(j, strlen(j), tdm_now, x, e);
+}
+
+/* session/declare: both fields, either one, neither; ranges; a departure
+ * past or too far; unknown keys; the connector's spelling. */
+static void test_declaration(void)
+{
+    const char *ok = "{'id': 'd-1', 'connector': 'DC1-A', 'issued': '2026-07-01T07:58:00+08:00',"
+                     " 'departure': '2026-07-01T09:10:00+08:00', 'energy_kwh': 35}";
+    struct dispatch_declaration x;
+    struct dispatch_error err;
+
+    CHECK(tdm_decl(ok, &x, &err) == DISPATCH_OK);
+    CHECK(strcmp(x.id, "d-1") == 0 && strcmp(x.connector, "DC1-A") == 0);
+    CHECK(x.departure_ms == tdm_now + 70 * 60000 && x.issued_ms == tdm_now - 2 * 60000);
+    CHECK_NEAR(x.energy_kwh, 35, 0);
+    CHECK(tdm_decl(tdm_with(ok, ", 'energy_kwh': 35", ""), &x, &err) == DISPATCH_OK);
+    CHECK(isnan(x.energy_kwh) && x.departure_ms > 0);
+    CHECK(tdm_decl(tdm_with(ok, " 'departure': '2026-07-01T09:10:00+08:00',", ""), &x, &err) ==
+          DISPATCH_OK);
+    CHECK(x.departure_ms == 0 && x.energy_kwh == 35);
+
+    CHECK(tdm_decl(tdm_with(tdm_with(ok, ", 'energy_kwh': 35", ""),
+                            ", 'departure': '2026-07-01T09:10:00+08:00'",
+                            ""),
+                   &x,
+                   &err) == DISPATCH_SCHEMA_VIOLATION);
+    CHECK_STR_CONTAINS(err.message, "neither departure nor energy_kwh");
+    CHECK(strcmp(err.id, "d-1") == 0 && x.id[0] == '\0');
+    CHECK(tdm_decl(tdm_with(ok, "35}", "0}"), &x, &err) == DISPATCH_OUT_OF_RANGE);
+    CHECK_STR_CONTAINS(err.message, "energy_kwh: 0: must be in (0, 200] kWh");
+    CHECK(tdm_decl(tdm_with(ok, "35}", "250.5}"), &x, &err) == DISPATCH_OUT_OF_RANGE);
+    CHECK_STR_CONTAINS(err.message, "energy_kwh: 250.5");
+    CHECK(tdm_decl(tdm_with(ok, "35}", "'35'}"), &x, &err) == DISPATCH_SCHEMA_VIOLATION);
+    CHECK_STR_CONTAINS(err.message, "energy_kwh");
+    CHECK(tdm_decl(tdm_with(ok, "09:10:00", "07:59:00"), &x, &err) == DISPATCH_EXPIRED);
+    CHECK_STR_CONTAINS(err.message, "departure: 2026-07-01T07:59:00+08:00 is not after now");
+    CHECK(x.departure_ms == tdm_now - 60000); /* complete, for the log */
+    CHECK(tdm_decl(tdm_with(ok, "2026-07-01T09:10", "2026-07-09T09:10"), &x, &err) ==
+          DISPATCH_OUT_OF_RANGE);
+    CHECK_STR_CONTAINS(err.message, "departure: more than 168 h ahead");
+    CHECK(tdm_decl(tdm_with(ok, "'DC1-A'", "''"), &x, &err) == DISPATCH_SCHEMA_VIOLATION);
+    CHECK_STR_CONTAINS(err.message, "connector");
+    CHECK(tdm_decl(tdm_with(ok, "'connector': 'DC1-A', ", ""), &x, &err) ==
+          DISPATCH_SCHEMA_VIOLATION);
+    CHECK_STR_CONTAINS(err.message, "connector");
+    CHECK(tdm_decl(tdm_with(ok, "'energy_kwh'", "'soc'"), &x, &err) == DISPATCH_SCHEMA_VIOLATION);
+    CHECK_STR_CONTAINS(err.message, "soc: unknown key");
+    CHECK(tdm_decl(tdm_with(ok, "'issued': '2026-07-01T07:58:00+08:00',", ""), &x, &err) ==
+          DISPATCH_SCHEMA_VIOLATION);
+    CHECK_STR_CONTAINS(err.message, "issued");
+}
+
 static void test_ack(void)
 {
     cJSON *o = tdm_parse(tdm_sample_ack());
@@ -1241,6 +1301,7 @@ static const char *const tdm_schemas[] = {
     "tariff.json",
     "forecast-visitor-flow.json",
     "forecast-road-congestion.json",
+    "session-declare.json",
     "ack.json",
     "capacity.json",
     "live-connectors.json",
@@ -1378,6 +1439,7 @@ static int tdm_example(const char *topic, const char *json, size_t len, int *exa
     static struct dispatch_tariff tariff;
     static struct dispatch_forecast fc;
     struct dispatch_command cmd;
+    struct dispatch_declaration decl;
     struct dispatch_error err = {0};
     char *sample = tdm_sample(topic);
     int rc = -1;
@@ -1392,6 +1454,8 @@ static int tdm_example(const char *topic, const char *json, size_t len, int *exa
         rc = dispatch_parse_forecast(json, len, DISPATCH_FORECAST_VISITOR_FLOW, &fc, &err);
     } else if (strcmp(topic, DISPATCH_TOPIC_ROAD_CONGESTION) == 0) {
         rc = dispatch_parse_forecast(json, len, DISPATCH_FORECAST_ROAD_CONGESTION, &fc, &err);
+    } else if (strcmp(topic, DISPATCH_TOPIC_DECLARE) == 0) {
+        rc = dispatch_parse_declaration(json, len, tdm_now, &decl, &err);
     } else if (sample) {
         cJSON *doc = cJSON_ParseWithLength(json, len);
         cJSON *built = cJSON_Parse(sample);
@@ -1420,6 +1484,7 @@ static void test_docs(void)
         DISPATCH_TOPIC_TARIFF,
         DISPATCH_TOPIC_VISITOR_FLOW,
         DISPATCH_TOPIC_ROAD_CONGESTION,
+        DISPATCH_TOPIC_DECLARE,
         DISPATCH_TOPIC_ACK,
         DISPATCH_TOPIC_CAPACITY,
         DISPATCH_TOPIC_LIVE_CONNECTORS,
@@ -1467,13 +1532,13 @@ static void test_docs(void)
         n++;
         p = close;
     }
-    for (size_t i = 5; i < sizeof(topics) / sizeof(topics[0]); i++) {
+    for (size_t i = 6; i < sizeof(topics) / sizeof(topics[0]); i++) {
         char *sample = tdm_sample(topics[i]);
 
         if (!exact[i]) {
             fprintf(stderr, "docs/mqtt.md: %s: no example shows every key\n", topics[i]);
         }
-        CHECK(exact[i] && sample); /* topics[5..] are the outbound ones */
+        CHECK(exact[i] && sample); /* topics[6..] are the outbound ones */
         free(sample);
     }
     for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
@@ -1496,6 +1561,7 @@ int main(void)
     test_codes();
     test_bytes_all();
     test_event_valid();
+    test_declaration();
     test_event_cancel();
     test_event_bytes();
     test_event_schema();
