@@ -48,9 +48,9 @@ struct live_session {
     int open;
     char id[SCENARIO_ID_MAX];
     int64_t plug_ms;
-    int64_t departure_ms; /* declared, or plug + learned mean stay */
-    double wanted_kwh;    /* declared, or the learned mean */
-    double delivered_kwh; /* the charger's session energy register */
+    int64_t departure_ms;   /* declared, or plug + learned mean stay */
+    double wanted_kwh;      /* declared, or the learned mean */
+    double delivered_kwh;   /* the charger's session energy register */
     int declared_departure; /* departure_ms / wanted_kwh came from the driver */
     int declared_energy;
 };
