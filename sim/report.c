@@ -338,6 +338,9 @@ report_json_config(const struct report_meta *m, struct trace *const *traces, int
         cJSON_AddItemToArray(names, cJSON_CreateString(traces[i]->strategy));
     }
     cJSON_AddItemToObject(o, "strategies", names);
+    cJSON_AddItemToObject(o,
+                          "ev_forecast",
+                          cJSON_CreateString(m->ev_forecast_learned ? "learned" : "model"));
     report_date(day_ms, date, sizeof(date));
     cJSON_AddItemToObject(o, "plot_date", cJSON_CreateString(date));
     cJSON_AddItemToObject(o, "utc_offset", cJSON_CreateString("+08:00"));

@@ -38,6 +38,7 @@ struct report_meta {
     int days;
     int step_minutes;
     uint64_t seed;
+    int ev_forecast_learned;   /* mpc's forecast of cars to come: 0 the demand model, 1 learned */
     const char *plot_date;     /* "YYYY-MM-DD" of the day to plot; NULL: the local day
                                   of the first DR event of any strategy, else the
                                   first day of the run */

@@ -10,6 +10,7 @@
 #include "../common/alloc.h"
 #include "../common/clock.h"
 #include "../engine/correction.h"
+#include "../engine/ev_forecast.h"
 #include "../engine/planner.h"
 #include "../engine/rules.h"
 
@@ -44,6 +45,7 @@ struct run_state {
     double *pv_fc;
     double *base_fc;
     double *ev_fc;
+    struct ev_forecast *evf; /* ev_forecast_learned only */
     double *connector_kw;
     double *accept_kw;
 };
@@ -76,6 +78,28 @@ static void run_car_ev(const struct run_state *s, int i, struct controller_ev *e
     ev->max_kw = car->max_kw;
 }
 
+/* What flexd run would learn at step k from car i: its plug-in, or its
+ * session once it has gone. */
+static void run_learn(struct run_state *s, int i, int k)
+{
+    const struct world_car *car = &s->w->cars[i];
+    int64_t dt_ms = (int64_t)s->w->opt.step_minutes * 60000;
+    int c;
+    int type;
+
+    planner_connector(s->st, car->connector, &c);
+    type = s->st->chargers[c].type == STATION_CHARGER_DC ? EV_FORECAST_DC : EV_FORECAST_AC;
+    if (car->plug_step == k) {
+        ev_forecast_arrival(s->evf, type, s->w->opt.start_ms + car->plug_step * dt_ms);
+    }
+    if (car->dep_step <= k) {
+        ev_forecast_departure(s->evf,
+                              type,
+                              s->delivered_kwh[i],
+                              (double)(car->dep_step - car->plug_step) * dt_ms / 60000.0);
+    }
+}
+
 /* Cars plugged in at step k, and (under perfect foresight) cars to come. */
 static void run_cars(struct run_state *s, int k, struct controller_input *in)
 {
@@ -90,6 +114,9 @@ static void run_cars(struct run_state *s, int k, struct controller_input *in)
     for (int j = 0; j < s->n_pending; j++) {
         const struct world_car *car = &w->cars[s->pending[j]];
 
+        if (s->evf && car->connector >= 0 && (car->plug_step == k || car->dep_step <= k)) {
+            run_learn(s, s->pending[j], k);
+        }
         if (car->dep_step <= k || car->connector < 0) {
             s->pending[j--] = s->pending[--s->n_pending]; /* gone, or lost */
             continue;
@@ -151,6 +178,10 @@ static void run_input(struct run_state *s, int k, struct controller_input *in)
     in->dr = s->dr;
     in->n_dr = w->n_dr;
     run_cars(s, k, in);
+    if (s->evf && !run_sees_truth(s->opt)) {
+        ev_forecast_advance(s->evf, now);
+        ev_forecast_kw(s->evf, now, w->opt.step_minutes, s->horizon * 2, s->ev_fc);
+    }
 }
 
 /* What each car would draw now: its own limit, the connector's, the energy
@@ -431,6 +462,11 @@ static void run_state_init(struct run_state *s, const struct world *w, const str
     for (int i = 0; i < n; i++) {
         s->remaining_kwh[i] = w->cars[i].wanted_kwh;
     }
+    if (o->ev_forecast_learned && o->strategy == CONTROLLER_MPC) {
+        s->evf = ALLOC_NEW(struct ev_forecast);
+        ev_forecast_init(s->evf, w->st);
+        ev_forecast_advance(s->evf, w->opt.start_ms);
+    }
     for (int i = 0; i < w->n_dr; i++) {
         s->dr[i] = w->dr[i];
         if (run_sees_truth(o)) {
@@ -451,6 +487,7 @@ static void run_state_free(struct run_state *s)
     free(s->pv_fc);
     free(s->base_fc);
     free(s->ev_fc);
+    free(s->evf);
     free(s->connector_kw);
     free(s->accept_kw);
     free(s->dr);

@@ -17,7 +17,11 @@ struct run_options {
     int horizon_steps;    /* mpc horizon, oracle chunk */
     int perfect_forecast; /* mpc sees the truth (oracle always does) */
     int horizon_to_end;   /* horizon never reaches past the end of the run */
-    double soc_initial;   /* 0..1 */
+    /* mpc forecasts the cars still to come as flexd run does, learning
+     * arrivals from the sessions it sees (engine/ev_forecast.h), instead
+     * of taking the demand model's expectation */
+    int ev_forecast_learned;
+    double soc_initial; /* 0..1 */
     double rule_peak_fraction;
     /* progress callback (may be NULL): fraction done 0..1 */
     void (*progress)(void *ctx, double fraction);

@@ -37,6 +37,7 @@ struct simcmd_args {
     int strategy; /* -1: --compare */
     long seed;
     int perfect;
+    int ev_learned;
     int horizon_steps;
     int sharing;
     int quiet;
@@ -58,7 +59,8 @@ static void simcmd_usage(FILE *f)
             "usage: flexd sim [-c CONFIG] [--sim FILE] [--replay DIR] [--start YYYY-MM-DD]\n"
             "                 [--days N] [--step-minutes M]\n"
             "                 [--strategy uncontrolled|rule|mpc|oracle | --compare] [--seed N]\n"
-            "                 [--perfect-forecast] [--horizon-steps H] [--no-sharing]\n"
+            "                 [--perfect-forecast] [--ev-forecast model|learned]\n"
+            "                 [--horizon-steps H] [--no-sharing]\n"
             "                 [--out DIR] [--quiet]\n"
             "  Simulate the station through the engine's own controller (docs/simulation.md).\n"
             "  CONFIG defaults to the built-in Ulanhada configuration; --start to 2026-07-15,\n"
@@ -70,6 +72,8 @@ static void simcmd_usage(FILE *f)
             "  dr_events.csv instead of drawing them; without --start it runs every whole\n"
             "  day the data covers.\n"
             "  --no-sharing switches off community night parking and shared charging.\n"
+            "  --ev-forecast learned: mpc learns the cars to come from the sessions it sees,\n"
+            "  as flexd run does, instead of the demand model's expectation (model).\n"
             "  --out DIR writes summary.json, sessions.csv, timeseries.csv and report.html.\n"
             "exit codes: 0 done, 1 I/O failure, 2 invalid option or configuration\n");
 }
@@ -118,6 +122,12 @@ static int simcmd_option(struct simcmd_args *a, const char *opt, const char *val
     } else if (strcmp(opt, "--horizon-steps") == 0) {
         rc = simcmd_number(opt, val, 1, SCENARIO_STEPS_MAX / 2, &v, err);
         a->horizon_steps = (int)v;
+    } else if (strcmp(opt, "--ev-forecast") == 0) {
+        a->ev_learned = strcmp(val, "learned") == 0;
+        if (!a->ev_learned && strcmp(val, "model") != 0) {
+            fprintf(err, "flexd sim: --ev-forecast: \"%s\": must be model or learned\n", val);
+            rc = ERROR_USAGE;
+        }
     } else if (strcmp(opt, "--strategy") == 0) {
         a->strategy = controller_strategy_parse(val);
         if (a->strategy < 0) {
@@ -297,6 +307,7 @@ static int simcmd_runs(const struct simcmd_args *a,
         ro.strategy = (enum controller_strategy)s;
         ro.horizon_steps = r->horizon_steps;
         ro.perfect_forecast = a->perfect;
+        ro.ev_forecast_learned = a->ev_learned;
         if (!a->quiet && isatty(fileno(err))) {
             ro.progress = simcmd_progress;
             ro.progress_ctx = &prog;
@@ -340,6 +351,7 @@ static int simcmd_outputs(const struct simcmd_args *a,
     meta.days = r->wo.days;
     meta.step_minutes = r->wo.step_minutes;
     meta.seed = r->wo.seed;
+    meta.ev_forecast_learned = a->ev_learned;
     rc = report_write_all(a->out_dir, &meta, traces, n, &ed);
     if (rc) {
         fprintf(err, "flexd sim: %s\n", ed.text);

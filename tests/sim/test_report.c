@@ -193,6 +193,8 @@ static void test_summary(const char *dir, struct trace *const *traces)
 
     CHECK(root != NULL);
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cfg, "strategies")) == 2);
+    CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "ev_forecast")),
+                 "model") == 0);
     CHECK_STR_CONTAINS(text, "\"seed\":\t18446744073709551615");
     CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "plot_date")),
                  "2026-07-16") == 0);

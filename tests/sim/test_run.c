@@ -3,7 +3,8 @@
  * test_run.c - whole simulated runs of the built-in Ulanhada station
  * through the real controller (sim/world.c + sim/run.c):
  *
- *   physics      every strategy on three seeds (three seasons, two days of
+ *   physics      every strategy, and mpc with the learned EV forecast of
+ *                flexd run (engine/ev_forecast.h), on three seeds (three seasons, two days of
  *                15-minute steps, drawn and explicit DR caps and floors):
  *                every trace row against the power balance, the battery's
  *                energy and efficiencies, the SoC window, the ratings, the
@@ -467,6 +468,7 @@ static void test_physics(const struct station *st, uint64_t seed0)
         struct controller_dr dr[3];
         int n_dr = tr_dr_events(starts[i], TR_DAYS, dr);
         struct world *w = tr_world(st, seed, starts[i], TR_DAYS, dr, n_dr);
+        double mpc_cost = NAN;
         int served = 0;
 
         if (!w) {
@@ -476,16 +478,19 @@ static void test_physics(const struct station *st, uint64_t seed0)
             served += w->cars[j].connector >= 0 && w->cars[j].plug_step < w->steps;
         }
         CHECK(served > 10); /* the limits are only tested with cars charging */
-        for (int s = 0; s < CONTROLLER_NSTRATEGIES; s++) {
+        /* every strategy, then mpc with the EV forecast flexd run learns */
+        for (int s = 0; s <= CONTROLLER_NSTRATEGIES; s++) {
             struct run_options ro;
             struct trace *t;
             struct kpi k;
             struct tr_ctx c = {0};
             int cap_steps = 0;
             int floor_steps = 0;
+            char name[24];
 
             run_options_default(&ro);
-            ro.strategy = (enum controller_strategy)s;
+            ro.strategy = s < CONTROLLER_NSTRATEGIES ? (enum controller_strategy)s : CONTROLLER_MPC;
+            ro.ev_forecast_learned = s == CONTROLLER_NSTRATEGIES;
             t = tr_run(w, &ro);
             if (!t) {
                 continue;
@@ -499,10 +504,16 @@ static void test_physics(const struct station *st, uint64_t seed0)
             CHECK(cap_steps >= 11 && floor_steps >= 6);
             CHECK(t->n_dr == w->n_dr);
             kpi_total(t, &k);
+            if (s == CONTROLLER_MPC) {
+                mpc_cost = k.energy_cost_cny;
+            } else if (ro.ev_forecast_learned) {
+                CHECK(fabs(k.energy_cost_cny - mpc_cost) > 1e-6); /* it planned differently */
+            }
+            snprintf(name, sizeof(name), "%s%s", t->strategy, ro.ev_forecast_learned ? "+evf" : "");
             printf("physics seed %" PRIu64 " %-12s %3d rows %2d sessions %2d DR events "
                    "(%2d cap, %2d floor steps): EV %.1f kWh, cost %.2f CNY\n",
                    seed,
-                   t->strategy,
+                   name,
                    t->n_rows,
                    t->n_sessions,
                    t->n_dr,

@@ -410,13 +410,15 @@ static void test_cli(void)
                         "--days",
                         "1",
                         "--strategy",
-                        "rule",
+                        "mpc",
+                        "--ev-forecast",
+                        "learned",
                         "--quiet",
                         "--out",
                         out_dir,
                         NULL};
 
-        CHECK(run_cli(argv, 10, &msg) == 0);
+        CHECK(run_cli(argv, 12, &msg) == 0);
         free(msg);
     }
     CHECK(fileio_read_all(summary, 1 << 24, &text, &len, &ed) == ERROR_OK);
@@ -427,6 +429,8 @@ static void test_cli(void)
     CHECK(cJSON_GetObjectItem(cfg, "step_minutes") &&
           cJSON_GetObjectItem(cfg, "step_minutes")->valueint == 30);
     CHECK(cJSON_GetObjectItem(cfg, "seed") && cJSON_GetObjectItem(cfg, "seed")->valueint == 9);
+    CHECK(cJSON_GetObjectItem(cfg, "ev_forecast") &&
+          strcmp(cJSON_GetObjectItem(cfg, "ev_forecast")->valuestring, "learned") == 0);
     CHECK(cJSON_GetObjectItem(cfg, "start_date") &&
           strcmp(cJSON_GetObjectItem(cfg, "start_date")->valuestring, "2026-07-18") == 0);
     CHECK_STR_CONTAINS(cJSON_GetObjectItem(cfg, "scenario")
@@ -446,6 +450,12 @@ static void test_cli(void)
         CHECK(run_cli(argv, 4, &msg) == 2);
         CHECK_STR_CONTAINS(msg, "run.json: days: 0: must be in [1, 3660]");
         free(msg);
+        argv[1] = "--ev-forecast";
+        argv[2] = "guess";
+        CHECK(run_cli(argv, 4, &msg) == 2);
+        CHECK_STR_CONTAINS(msg, "--ev-forecast: \"guess\": must be model or learned");
+        free(msg);
+        argv[1] = "--sim";
         argv[2] = "/nonexistent/sim.json";
         CHECK(run_cli(argv, 4, &msg) == 1);
         CHECK_STR_CONTAINS(msg, "/nonexistent/sim.json");
