@@ -98,7 +98,7 @@ struct live_status {
     double conn_kw[LIVE_STATUS_CONNECTORS];
 };
 
-/* An immediate command from the grid dispatcher (engine/dispatch.c). */
+/* An immediate command from the grid dispatcher (engine/dispatch_inbound.c). */
 enum live_override_mode {
     LIVE_OVERRIDE_NONE = 0,
     LIVE_OVERRIDE_BATTERY = 1,      /* battery at battery_kw (discharge positive) */

@@ -291,7 +291,7 @@ void history_dr_list_free(struct history_dr *list, int n);
 
 /* Mean net import (import minus export, kW) over the committed 1-min
  * rollups with buckets in [from_ms, to_ms), weighted by their samples, for
- * demand-response baselines (engine/dispatch.c). *minutes gets how many
+ * demand-response baselines (engine/baseline.c). *minutes gets how many
  * minutes had data; with none, *mean_kw is NaN and *minutes 0 (not an
  * error). ERROR_IO when the query fails. */
 int history_mean_net_kw(struct history *h,
