@@ -11,12 +11,13 @@
  * simulator's meter above it when the event is sent; accepted with
  * committed kW, active, the meter under the cap, performance reports with
  * delivered energy, completed); a modification with a lower number (CONFLICT); a tariff that
- * re-plans; every kind of bad payload rejected with its code and nothing
- * changed; the broker killed and restarted mid-event with no report lost
- * and nothing applied twice; flexd itself killed with SIGKILL mid-event and
- * started again on the same history and outbox: the event goes on without
- * a second accepted ack, its performance steps continue and it completes.
- * The killed engine runs in a child: this binary re-executed with
+ * re-plans; a visitor-flow forecast that raises the EV-arrival forecast; a
+ * driver's declaration stored with its session, once (DUPLICATE), and
+ * refused for an unknown connector or a past departure; every kind of bad payload rejected with its
+ * code and nothing changed; the broker killed and restarted mid-event with no report lost and
+ * nothing applied twice; flexd itself killed with SIGKILL mid-event and started again on the same
+ * history and outbox: the event goes on without a second accepted ack, its performance steps
+ * continue and it completes. The killed engine runs in a child: this binary re-executed with
  * "--child DIR PORT" (the test process has threads, so fork alone will not do).
  *
  * Then a TLS variant: a second broker with TLS 1.3 only on the port under
@@ -50,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -738,6 +740,126 @@ static void test_tariff(struct td_site *s)
     free(t);
 }
 
+/* Rows the query counts in the site's history (committed rows only). */
+static long td_history_count(const char *sql)
+{
+    char path[600];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long n = -1;
+
+    snprintf(path, sizeof(path), "%s/history.db", td_site_dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* The platforms: a visitor-flow forecast feeds the EV-arrival forecast
+ * (more cars expected, a new plan); a driver's declaration reaches the
+ * session on its connector, once; an unknown connector and a departure
+ * already past are refused. */
+static void test_platforms(struct td_site *s)
+{
+    struct live_status ls;
+    char start_s[40], past_s[40], issued_s[40], dep_s[40], *t;
+    int64_t now = clock_now_ms(td_clock);
+    double before;
+    int from = td_count(), n, plans;
+    cJSON *o = NULL;
+
+    live_status(s->l, &ls);
+    before = ls.ev_forecast_kwh;
+    clock_format_iso(now / 60000 * 60000, start_s, sizeof(start_s));
+    t = alloc_printf("{\"id\": \"vf-crowd\", \"intervalPeriod\": {\"start\": \"%s\","
+                     " \"duration\": \"PT3H\"}, \"intervals\": [{\"id\": 0, \"payloads\":"
+                     " [{\"type\": \"VISITOR_FLOW\", \"values\": [20000]}]}]}",
+                     start_s);
+    td_publish_s("forecast/visitor_flow", t, 1);
+    free(t);
+    CHECK(td_wait(from, "ack", "vf-crowd", "accepted", 5000, &o) >= 0);
+    CHECK_STR_CONTAINS(o ? td_str(o, "message") : "", "1 intervals feed the EV-arrival forecast");
+    cJSON_Delete(o);
+    for (n = 0; n < 100; n++) {
+        live_status(s->l, &ls);
+        if (ls.ev_forecast_kwh > before + 500.0) {
+            break;
+        }
+        clock_sleep_ms(td_clock, 100);
+    }
+    printf("visitor flow 20,000/h for 3 h: cars to come %.0f -> %.0f kWh\n",
+           before,
+           ls.ev_forecast_kwh);
+    CHECK(ls.ev_forecast_kwh > before + 500.0);
+    /* a later forecast, all in the past, replaces it; the retained one is cleared */
+    clock_format_iso(now - 2 * 86400000LL, past_s, sizeof(past_s));
+    t = alloc_printf("{\"id\": \"vf-past\", \"intervalPeriod\": {\"start\": \"%s\","
+                     " \"duration\": \"PT1H\"}, \"intervals\": [{\"id\": 0, \"payloads\":"
+                     " [{\"type\": \"VISITOR_FLOW\", \"values\": [100]}]}]}",
+                     past_s);
+    td_publish_s("forecast/visitor_flow", t, 0);
+    free(t);
+    CHECK(td_wait(from, "ack", "vf-past", "accepted", 5000, NULL) >= 0);
+    td_publish_s("forecast/visitor_flow", "", 1);
+    /* the plan made for the crowd goes: the next tests want the usual one */
+    for (n = 0; n < 100 && (live_status(s->l, &ls), ls.ev_forecast_kwh > before + 50.0); n++) {
+        clock_sleep_ms(td_clock, 100);
+    }
+    CHECK(ls.ev_forecast_kwh < before + 50.0);
+    plans = ls.plans_solved;
+    for (n = 0; n < 100 && (live_status(s->l, &ls), ls.plans_solved <= plans); n++) {
+        clock_sleep_ms(td_clock, 100);
+    }
+    CHECK(ls.plans_solved > plans);
+
+    /* DC1-A has had a car since the start: its driver declares */
+    clock_format_iso(now - 1000, issued_s, sizeof(issued_s));
+    clock_format_iso(now / 1000 * 1000 + 2 * 3600000LL, dep_s, sizeof(dep_s));
+    t = alloc_printf("{\"id\": \"decl-1\", \"connector\": \"DC1-A\", \"issued\": \"%s\","
+                     " \"departure\": \"%s\", \"energy_kwh\": 33.5}",
+                     issued_s,
+                     dep_s);
+    td_publish_s("session/declare", t, 0);
+    CHECK(td_wait(from, "ack", "decl-1", "accepted", 5000, &o) >= 0);
+    CHECK_STR_CONTAINS(o ? td_str(o, "message") : "", "for the car on DC1-A");
+    cJSON_Delete(o);
+    td_publish_s("session/declare", t, 0); /* the same again */
+    CHECK(td_wait(from, "ack", "decl-1", "rejected", 5000, &o) >= 0);
+    CHECK(o && strcmp(td_str(o, "code"), "DUPLICATE") == 0);
+    cJSON_Delete(o);
+    free(t);
+    for (n = 0; n < 50; n++) { /* the history commits every second */
+        if (td_history_count("SELECT count(*) FROM ev_session WHERE connector_id = 'DC1-A'"
+                             " AND state = 'open' AND wanted_kwh = 33.5") == 1) {
+            break;
+        }
+        clock_sleep_ms(td_clock, 100);
+    }
+    CHECK(td_history_count("SELECT count(*) FROM ev_session WHERE connector_id = 'DC1-A'"
+                           " AND state = 'open' AND wanted_kwh = 33.5") == 1);
+    t = alloc_printf("{\"id\": \"decl-2\", \"connector\": \"DC9-Z\", \"issued\": \"%s\","
+                     " \"energy_kwh\": 20}",
+                     issued_s);
+    td_publish_s("session/declare", t, 0);
+    free(t);
+    CHECK(td_wait(from, "ack", "decl-2", "rejected", 5000, &o) >= 0);
+    CHECK(o && strcmp(td_str(o, "code"), "OUT_OF_RANGE") == 0);
+    CHECK_STR_CONTAINS(o ? td_str(o, "message") : "", "DC9-Z");
+    cJSON_Delete(o);
+    t = alloc_printf("{\"id\": \"decl-3\", \"connector\": \"DC1-A\", \"issued\": \"%s\","
+                     " \"departure\": \"%s\"}",
+                     past_s,
+                     past_s);
+    td_publish_s("session/declare", t, 0);
+    free(t);
+    CHECK(td_wait(from, "ack", "decl-3", "rejected", 5000, &o) >= 0);
+    CHECK(o && strcmp(td_str(o, "code"), "EXPIRED") == 0);
+    cJSON_Delete(o);
+}
+
 struct td_bad {
     const char *topic;
     const char *payload; /* NULL: built by the test */
@@ -1210,6 +1332,7 @@ int main(int argc, char **argv)
     test_lifecycle(&s, TD_LOAD_MS, TD_EVENT_S);
     test_bad_payloads(&s);
     test_tariff(&s);
+    test_platforms(&s);
     test_broker_kill(&s, &b);
     td_stop(&s);
     test_restart(b.port);
