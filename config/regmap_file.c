@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * regmap_file.c - charger register map files (config/devices/<name>.json). The
- * format is the field tables below: one table per kind of field, so a key
- * that makes no sense for a field (a scale on a status code, states on a
- * power reading, a range on a read-only value) is an unknown key, reported
- * with the keys that are allowed. jsonfields reads the tables; rf_check()
- * adds the rules no table can hold: word spans inside the 16-bit address
- * space, units per role, setpoint ranges that encode into the word type,
- * code masks and state rows, registers that overlap, and the read size.
+ * regmap_file.c - register map files (config/devices/<name>.json) of
+ * charging connectors and grid meters. The format is the field tables
+ * below: one table per kind of field, so a key that makes no sense for a
+ * field (a scale on a status code, states on a power reading, a range on a
+ * read-only value) is an unknown key, reported with the keys that are
+ * allowed. The map's "kind" is read first and picks the set of roles
+ * (rf_kinds); a role of the other kind is refused by name. jsonfields reads
+ * the tables; rf_check() adds the rules no table can hold: word spans
+ * inside the 16-bit address space, units per role, a signed meter power,
+ * setpoint ranges that encode into the word type, code masks and state
+ * rows, registers that overlap, and the read size.
  *
  * Pure functions apart from the file reads; any thread.
  */
@@ -15,6 +18,7 @@
 
 #include "../common/alloc.h"
 #include "../common/fileio.h"
+#include "../models/station.h"
 #include "jsonfields.h"
 
 #include <float.h>
@@ -38,8 +42,12 @@ const char *const regmap_file_role_names[REGMAP_FILE_ROLES + 1] = {
     "plug",
     "voltage",
     "error_code",
+    "energy_import",
+    "energy_export",
     NULL,
 };
+
+const char *const regmap_file_kind_names[3] = {"connector", "meter", NULL};
 
 const char *const regmap_file_state_names[6] = {
     "available",
@@ -295,22 +303,78 @@ static const struct jsonfields_field rf_fields[] = {
     JSONFIELDS_F_END,
 };
 
-static const struct jsonfields_field rf_root[] = {
-    JSONFIELDS_F_STRING("id", struct regmap_file, id, 1, RF_REQ, NULL),
-    JSONFIELDS_F_STRING("vendor", struct regmap_file, vendor, 1, RF_REQ, NULL),
-    JSONFIELDS_F_STRING("model", struct regmap_file, model, 1, RF_REQ, NULL),
-    JSONFIELDS_F_STRING("source", struct regmap_file, source, 1, RF_REQ, NULL),
-    JSONFIELDS_F_STRING("note", struct regmap_file, note, 0, 0, ""),
-    JSONFIELDS_F_INT("max_gap", struct regmap_file, max_gap, 0, REGMAP_FILE_READ_MAX - 2, 0, 0),
-    JSONFIELDS_F_INT("max_read",
-                     struct regmap_file,
-                     max_read,
-                     1,
-                     REGMAP_FILE_READ_MAX,
-                     0,
-                     REGMAP_FILE_READ_MAX),
-    JSONFIELDS_F_GROUP("fields", rf_fields, RF_REQ),
+static const struct jsonfields_field rf_meter_fields[] = {
+    RF_ROLE("power", REGMAP_FILE_POWER, rf_measure),
+    RF_OPTIONAL_ROLE("energy_import", REGMAP_FILE_ENERGY_IMPORT, rf_measure),
+    RF_OPTIONAL_ROLE("energy_export", REGMAP_FILE_ENERGY_EXPORT, rf_measure),
+    RF_OPTIONAL_ROLE("voltage", REGMAP_FILE_VOLTAGE, rf_measure),
     JSONFIELDS_F_END,
+};
+
+#define RF_KIND                               \
+    JSONFIELDS_F_ENUM("kind",                 \
+                      struct regmap_file,     \
+                      kind,                   \
+                      regmap_file_kind_names, \
+                      0,                      \
+                      REGMAP_FILE_KIND_CONNECTOR)
+
+/* The top level of a map whose fields are described by fields_table. */
+#define RF_ROOT_TABLE(name, fields_table)                                           \
+    static const struct jsonfields_field name[] = {                                 \
+        JSONFIELDS_F_STRING("id", struct regmap_file, id, 1, RF_REQ, NULL),         \
+        RF_KIND,                                                                    \
+        JSONFIELDS_F_STRING("vendor", struct regmap_file, vendor, 1, RF_REQ, NULL), \
+        JSONFIELDS_F_STRING("model", struct regmap_file, model, 1, RF_REQ, NULL),   \
+        JSONFIELDS_F_STRING("source", struct regmap_file, source, 1, RF_REQ, NULL), \
+        JSONFIELDS_F_STRING("note", struct regmap_file, note, 0, 0, ""),            \
+        JSONFIELDS_F_INT("max_gap",                                                 \
+                         struct regmap_file,                                        \
+                         max_gap,                                                   \
+                         0,                                                         \
+                         REGMAP_FILE_READ_MAX - 2,                                  \
+                         0,                                                         \
+                         0),                                                        \
+        JSONFIELDS_F_INT("max_read",                                                \
+                         struct regmap_file,                                        \
+                         max_read,                                                  \
+                         1,                                                         \
+                         REGMAP_FILE_READ_MAX,                                      \
+                         0,                                                         \
+                         REGMAP_FILE_READ_MAX),                                     \
+        JSONFIELDS_F_GROUP("fields", fields_table, RF_REQ),                         \
+        JSONFIELDS_F_END,                                                           \
+    }
+
+RF_ROOT_TABLE(rf_root, rf_fields);
+RF_ROOT_TABLE(rf_meter_root, rf_meter_fields);
+
+/* Read first, with every other key let through, to pick the root table. */
+static const struct jsonfields_field rf_kind_only[] = {
+    RF_KIND,
+    JSONFIELDS_F_END,
+};
+
+#define RF_BIT(r) (1u << (r))
+
+/* The roles of each kind of map, indexed by enum regmap_file_kind. */
+static const struct {
+    const struct jsonfields_field *root;
+    unsigned roles;    /* bit per enum regmap_file_role the map may have */
+    unsigned required; /* ... and must have */
+    const char *list;  /* the roles, for messages */
+} rf_kinds[] = {
+    [REGMAP_FILE_KIND_CONNECTOR] = {rf_root,
+                                    RF_BIT(REGMAP_FILE_ERROR_CODE + 1) - 1,
+                                    RF_BIT(REGMAP_FILE_HEARTBEAT + 1) - 1,
+                                    "status, power, session_energy, limit, heartbeat, plug, "
+                                    "voltage, error_code"},
+    [REGMAP_FILE_KIND_METER] = {rf_meter_root,
+                                RF_BIT(REGMAP_FILE_POWER) | RF_BIT(REGMAP_FILE_VOLTAGE) |
+                                    RF_BIT(REGMAP_FILE_ENERGY_IMPORT) |
+                                    RF_BIT(REGMAP_FILE_ENERGY_EXPORT),
+                                RF_BIT(REGMAP_FILE_POWER),
+                                "power, energy_import, energy_export, voltage"},
 };
 
 /* ---- rules ------------------------------------------------------------- */
@@ -399,6 +463,12 @@ static int rf_check_unit(const struct regmap_file_field *f, int role, struct err
          1u << REGMAP_FILE_UNIT_WH | 1u << REGMAP_FILE_UNIT_KWH,
          "Wh or kWh"},
         {REGMAP_FILE_VOLTAGE, 1u << REGMAP_FILE_UNIT_V, "V"},
+        {REGMAP_FILE_ENERGY_IMPORT,
+         1u << REGMAP_FILE_UNIT_WH | 1u << REGMAP_FILE_UNIT_KWH,
+         "Wh or kWh"},
+        {REGMAP_FILE_ENERGY_EXPORT,
+         1u << REGMAP_FILE_UNIT_WH | 1u << REGMAP_FILE_UNIT_KWH,
+         "Wh or kWh"},
         {REGMAP_FILE_LIMIT,
          1u << REGMAP_FILE_UNIT_A | 1u << REGMAP_FILE_UNIT_W | 1u << REGMAP_FILE_UNIT_KW,
          "A (a current limit), W or kW (a power limit)"},
@@ -609,6 +679,15 @@ static int rf_check_field(struct regmap_file *m, int role, struct error_detail *
     if (rf_check_unit(f, role, ed)) {
         return ERROR_INVALID;
     }
+    if (m->kind == REGMAP_FILE_KIND_METER && role == REGMAP_FILE_POWER &&
+        (f->type == REGMAP_FILE_UINT16 || f->type == REGMAP_FILE_UINT32)) {
+        return rf_fail(ed,
+                       role,
+                       "type",
+                       rf_str(v, sizeof(v), regmap_file_type_names[f->type]),
+                       "a meter's net power must have a signed type (int16, int32 or float32): "
+                       "export reads negative");
+    }
     if (rf_is_setpoint(role)) {
         return rf_check_setpoint(f, role, ed);
     }
@@ -722,8 +801,8 @@ static int rf_check(struct regmap_file *m, struct error_detail *ed)
                           rf_str(v, sizeof(v), m->id));
     }
     for (int r = 0; r < REGMAP_FILE_ROLES; r++) {
-        if (r > REGMAP_FILE_HEARTBEAT && !m->present[r]) {
-            continue; /* an optional field the map leaves out */
+        if (!(rf_kinds[m->kind].required & RF_BIT(r)) && !m->present[r]) {
+            continue; /* an optional field the map leaves out, or another kind's */
         }
         m->present[r] = 1;
         if (rf_check_field(m, r, ed)) {
@@ -739,6 +818,41 @@ static int rf_check(struct regmap_file *m, struct error_detail *ed)
         }
     }
     return rf_check_overlap(m, ed);
+}
+
+_Static_assert(sizeof(rf_kinds) / sizeof(rf_kinds[0]) == 2, "rf_check_roles names the other kind");
+
+/* A role of the other kind of map: refused by name, where the table walk
+ * would only call it an unknown key. */
+static int rf_check_roles(const cJSON *root, int kind, struct error_detail *ed)
+{
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(root, "fields");
+    const cJSON *item;
+    char desc[80];
+
+    if (!cJSON_IsObject(fields)) {
+        return ERROR_OK; /* the table walk says what is wrong */
+    }
+    cJSON_ArrayForEach(item, fields)
+    {
+        for (int r = 0; r < REGMAP_FILE_ROLES; r++) {
+            if (!item->string || strcmp(item->string, regmap_file_role_names[r]) != 0 ||
+                (rf_kinds[kind].roles & RF_BIT(r))) {
+                continue;
+            }
+            jsonfields_describe(item, desc, sizeof(desc));
+            return error_setf(ed,
+                              ERROR_INVALID,
+                              "fields.%s: %s: a %s field, not allowed in a map of kind \"%s\" "
+                              "(its fields: %s)",
+                              item->string,
+                              desc,
+                              regmap_file_kind_names[1 - kind],
+                              regmap_file_kind_names[kind],
+                              rf_kinds[kind].list);
+        }
+    }
+    return ERROR_OK;
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -762,7 +876,17 @@ int regmap_file_parse(const char *text,
     if (rc) {
         goto out;
     }
-    rc = jsonfields_parse(rf_root, root, m, "", &ctx, ed);
+    ctx.allow_unknown = 1;
+    rc = jsonfields_parse(rf_kind_only, root, m, "", &ctx, ed);
+    if (rc) {
+        goto out;
+    }
+    ctx.allow_unknown = 0;
+    rc = rf_check_roles(root, m->kind, ed);
+    if (rc) {
+        goto out;
+    }
+    rc = jsonfields_parse(rf_kinds[m->kind].root, root, m, "", &ctx, ed);
     if (rc) {
         goto out;
     }
@@ -852,10 +976,41 @@ int regmap_file_find(const char *dir,
     return rc;
 }
 
+int regmap_file_check_device(const struct regmap_file *map,
+                             const struct station_device *dev,
+                             struct error_detail *ed)
+{
+    int want = dev->kind == STATION_DEVICE_METER       ? REGMAP_FILE_KIND_METER
+               : dev->kind == STATION_DEVICE_CONNECTOR ? REGMAP_FILE_KIND_CONNECTOR
+                                                       : -1;
+
+    if (want < 0) {
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "device \"%s\": map \"%s\": a %s device is not read through a "
+                          "register map",
+                          dev->id,
+                          map->id,
+                          station_device_kind_names[dev->kind]);
+    }
+    if (map->kind != want) {
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "device \"%s\": map \"%s\": kind \"%s\": a %s device needs a map of "
+                          "kind \"%s\"",
+                          dev->id,
+                          map->id,
+                          regmap_file_kind_names[map->kind],
+                          station_device_kind_names[dev->kind],
+                          regmap_file_kind_names[want]);
+    }
+    return ERROR_OK;
+}
+
 char *regmap_file_dump(const struct regmap_file *map)
 {
     struct jsonfields_ctx ctx = {0};
-    cJSON *root = jsonfields_dump(rf_root, map, &ctx);
+    cJSON *root = jsonfields_dump(rf_kinds[map->kind].root, map, &ctx);
     char *text = cJSON_Print(root);
     char *copy;
 

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * regmap_file.h - a charger's Modbus register map, read from
+ * regmap_file.h - a device's Modbus register map, read from
  * config/devices/<name>.json (format in docs/devices.md, "Charger register
- * maps"). A map says where one charging connector keeps its status, power,
+ * maps" and "Meter register maps"). A map has a kind. A connector map (the
+ * default) says where one charging connector keeps its status, power,
  * session energy, power-or-current limit and heartbeat, and optionally its
- * plug state, phase voltage and error code: register table, address, word
- * type and word order, scale and offset, unit, access, and how raw status
- * codes read as flexd connector states. io/regmap.c reads and writes a
- * charger with a parsed map.
+ * plug state, phase voltage and error code; a meter map says where a grid
+ * meter keeps its net active power, and optionally its import and export
+ * counters and phase voltage. Each field gives its register table,
+ * address, word type and word order, scale and offset, unit, access, and
+ * (codes) how raw status codes read as flexd connector states.
+ * io/regmap.c reads and writes a device with a parsed map.
  *
  * The map types live here, beside their parser, because config/ may not
  * include io/ headers (layers depend one way); they are plain data with no
@@ -22,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct station_device;
+
 /* Largest map file read; a map with every optional field is about 3 KB. */
 #define REGMAP_FILE_MAX_BYTES ((size_t)64 << 10)
 
@@ -34,17 +39,34 @@
  * (Modbus Application Protocol Specification V1.1b3, 6.3 and 6.4). */
 #define REGMAP_FILE_READ_MAX 125
 
-/* What a field means to flexd; each role appears at most once in a map. */
+/* What a map describes: the top-level "kind". */
+enum regmap_file_kind {
+    REGMAP_FILE_KIND_CONNECTOR = 0, /* a charging connector (the default) */
+    REGMAP_FILE_KIND_METER = 1,     /* the grid meter at the connection point */
+};
+
+/* "connector", "meter", NULL. */
+extern const char *const regmap_file_kind_names[3];
+
+/* What a field means to flexd; each role appears at most once in a map,
+ * and only in a map of the kind noted (power and voltage in both). */
 enum regmap_file_role {
-    REGMAP_FILE_STATUS = 0,         /* connector state code (required) */
-    REGMAP_FILE_POWER = 1,          /* active power drawn by the car, W or kW (required) */
-    REGMAP_FILE_SESSION_ENERGY = 2, /* energy of the session so far, Wh or kWh (required) */
-    REGMAP_FILE_LIMIT = 3,          /* setpoint: current (A) or power (W, kW) limit (required) */
-    REGMAP_FILE_HEARTBEAT = 4,      /* setpoint: keep-alive counter or timeout (required) */
-    REGMAP_FILE_PLUG = 5,           /* plug/cable state code (optional) */
+    REGMAP_FILE_STATUS = 0,         /* connector: state code (required) */
+    REGMAP_FILE_POWER = 1,          /* connector: active power drawn by the car; meter: net
+                                     * active power, import positive, signed type; W or kW
+                                     * (required) */
+    REGMAP_FILE_SESSION_ENERGY = 2, /* connector: energy of the session so far, Wh or kWh
+                                     * (required) */
+    REGMAP_FILE_LIMIT = 3,          /* connector: setpoint, current (A) or power (W, kW) limit
+                                     * (required) */
+    REGMAP_FILE_HEARTBEAT = 4,      /* connector: setpoint, keep-alive counter or timeout
+                                     * (required) */
+    REGMAP_FILE_PLUG = 5,           /* connector: plug/cable state code (optional) */
     REGMAP_FILE_VOLTAGE = 6,        /* phase (L1-N) voltage, V (optional) */
-    REGMAP_FILE_ERROR_CODE = 7,     /* vendor error code (optional) */
-    REGMAP_FILE_ROLES = 8,
+    REGMAP_FILE_ERROR_CODE = 7,     /* connector: vendor error code (optional) */
+    REGMAP_FILE_ENERGY_IMPORT = 8,  /* meter: energy imported, Wh or kWh counter (optional) */
+    REGMAP_FILE_ENERGY_EXPORT = 9,  /* meter: energy exported, Wh or kWh counter (optional) */
+    REGMAP_FILE_ROLES = 10,
 };
 
 /* "status", "power", ... as the keys of "fields"; NULL-terminated. */
@@ -144,6 +166,7 @@ struct regmap_file_field {
 
 struct regmap_file {
     char id[REGMAP_FILE_ID_MAX]; /* equals the file name without ".json" */
+    int kind;                    /* enum regmap_file_kind */
     char vendor[REGMAP_FILE_NAME_MAX];
     char model[REGMAP_FILE_NAME_MAX];
     char source[REGMAP_FILE_TEXT_MAX]; /* vendor document (name, version) the map follows */
@@ -181,6 +204,15 @@ int regmap_file_find(const char *dir,
                      const char *name,
                      struct regmap_file **out,
                      struct error_detail *ed);
+
+/* Whether map suits station device dev (struct station_device,
+ * models/station.h): a meter map for the meter, a connector map for a
+ * connector. ERROR_OK; ERROR_INVALID naming the device and the map
+ * otherwise, and for a device of another kind (PV, storage, parking: no
+ * register maps). */
+int regmap_file_check_device(const struct regmap_file *map,
+                             const struct station_device *dev,
+                             struct error_detail *ed);
 
 /* The map as indented JSON with every default filled in; parsing it gives
  * the same map. Newly allocated: the caller frees it with free(). */

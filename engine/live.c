@@ -94,7 +94,8 @@ struct live {
     int n_conn;
     int n_dev;
     struct device *dev[STATION_DEVICES_MAX];
-    struct regmap_file *map[STATION_DEVICES_MAX]; /* connectors' register maps */
+    struct regmap_file
+        *map[STATION_DEVICES_MAX]; /* register maps: connectors and a map-read meter */
     struct device_reading rd[STATION_DEVICES_MAX];
     int was_online[STATION_DEVICES_MAX]; /* -1 before the first contact or alarm */
     int64_t start_mono_ms;
@@ -1389,7 +1390,8 @@ int live_new(const struct station *st,
     }
     for (int d = 0; d < st->n_devices; d++) {
         if (st->devices[d].protocol == STATION_PROTOCOL_REGMAP &&
-            regmap_file_find(opt->maps_dir, st->devices[d].map, &l->map[d], ed) != ERROR_OK) {
+            (regmap_file_find(opt->maps_dir, st->devices[d].map, &l->map[d], ed) != ERROR_OK ||
+             regmap_file_check_device(l->map[d], &st->devices[d], ed) != ERROR_OK)) {
             live_free(l);
             return ERROR_INVALID;
         }

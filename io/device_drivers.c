@@ -2,10 +2,11 @@
 /*
  * device_drivers.c - what each kind of device means to flexd, on top of the
  * protocol modules: SunSpec (io/sunspec.h) for the meter, PV inverters and
- * the battery's PCS, register maps (io/regmap.h) for charging connectors,
- * and the parking-io layout for the parking controller. Conventions
- * (docs/devices.md):
- *   - meter W: positive = import from the grid;
+ * the battery's PCS, register maps (io/regmap.h) for charging connectors
+ * and for a meter that does not speak SunSpec, and the parking-io layout
+ * for the parking controller. Conventions (docs/devices.md):
+ *   - meter W: positive = import from the grid (SunSpec or register map
+ *     alike, so the engine cannot tell them apart);
  *   - battery: flexd's setpoint P (discharge positive) goes to model 124 as
  *     forced operation: discharge P is OutWRte = P and InWRte = -P (a
  *     negative rate forces the other direction, as Fronius documents),
@@ -23,6 +24,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,8 +163,8 @@ static const struct device_driver drv_sunspec = {
 /* ---- register-map connectors ---- */
 
 struct drv_regmap {
+    char id[STATION_ID_MAX]; /* first: see drv_no_write */
     const struct regmap_file *map;
-    char id[STATION_ID_MAX];
     double volts_x_phases; /* kW <-> A for current limits */
     uint32_t heartbeat;
 };
@@ -178,6 +180,9 @@ static int drv_regmap_open(const struct station_device *cfg,
     (void)mb;
     if (!arg) {
         return error_setf(ed, ERROR_STATE, "%s: no register map loaded", cfg->id);
+    }
+    if (regmap_file_check_device(arg, cfg, ed) != ERROR_OK) {
+        return ERROR_INVALID;
     }
     s = ALLOC_NEW(struct drv_regmap);
     s->map = arg;
@@ -283,12 +288,56 @@ static const struct device_driver drv_regmap = {
     drv_regmap_close,
 };
 
+/* ---- register-map meter ---- */
+
+/* The same device_reading fields as the SunSpec meter: net kW import
+ * positive, the counters (NAN when the map has none). */
+static int
+drv_regmap_meter_read(void *state, modbus_t *mb, struct device_reading *r, struct error_detail *ed)
+{
+    const struct drv_regmap *s = state;
+    struct regmap_meter_reading m;
+    int rc = regmap_read_meter(mb, s->map, &m, ed);
+
+    if (rc != ERROR_OK) {
+        return rc;
+    }
+    r->grid_kw = m.power_kw;
+    r->import_kwh = m.import_kwh;
+    r->export_kwh = m.export_kwh;
+    return ERROR_OK;
+}
+
+/* The write of a device that only measures (a register-map meter, the
+ * parking controller): its state starts with the device id. */
+static int
+drv_no_write(void *state, modbus_t *mb, double value, int revert_s, struct error_detail *ed)
+{
+    const char *id = state;
+
+    (void)mb;
+    (void)value;
+    (void)revert_s;
+    return error_setf(ed, ERROR_INVALID, "%s: this device measures only: it takes no setpoint", id);
+}
+
+static const struct device_driver drv_regmap_meter = {
+    "regmap",
+    drv_regmap_open,
+    drv_regmap_meter_read,
+    drv_no_write,
+    drv_regmap_close,
+};
+
 /* ---- parking-io ---- */
 
 struct drv_parking {
-    char id[STATION_ID_MAX];
+    char id[STATION_ID_MAX]; /* first: see drv_no_write */
     int spaces;
 };
+
+_Static_assert(offsetof(struct drv_regmap, id) == 0 && offsetof(struct drv_parking, id) == 0,
+               "drv_no_write reads the id at the start of the state");
 
 static int drv_parking_open(const struct station_device *cfg,
                             const void *arg,
@@ -348,22 +397,11 @@ drv_parking_read(void *state, modbus_t *mb, struct device_reading *r, struct err
     return ERROR_OK;
 }
 
-static int
-drv_parking_write(void *state, modbus_t *mb, double value, int revert_s, struct error_detail *ed)
-{
-    const struct drv_parking *s = state;
-
-    (void)mb;
-    (void)value;
-    (void)revert_s;
-    return error_setf(ed, ERROR_INVALID, "%s: the parking controller takes no setpoint", s->id);
-}
-
 static const struct device_driver drv_parking = {
     "parking-io",
     drv_parking_open,
     drv_parking_read,
-    drv_parking_write,
+    drv_no_write,
     drv_regmap_close, /* a plain free as well */
 };
 
@@ -373,7 +411,7 @@ const struct device_driver *device_driver_for(const struct station_device *cfg)
     case STATION_PROTOCOL_SUNSPEC:
         return &drv_sunspec;
     case STATION_PROTOCOL_REGMAP:
-        return &drv_regmap;
+        return cfg->kind == STATION_DEVICE_METER ? &drv_regmap_meter : &drv_regmap;
     default:
         return &drv_parking;
     }

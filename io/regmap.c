@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * regmap.c - charger register maps on the wire: the word codec, read
- * planning, and reads and verified writes through libmodbus. The codec and
+ * regmap.c - register maps on the wire: the word codec, read planning,
+ * reads of a connector or a meter and verified writes through libmodbus.
+ * The codec and
  * the planner are pure; the transfer functions borrow the caller's
  * modbus_t and run in the caller's thread. No state lives here.
  *
@@ -230,7 +231,7 @@ void regmap_plan_reads(const struct regmap_file *map, struct regmap_plan *plan)
             continue;
         }
         n++;
-        /* insertion sort by (table, address): at most 8 spans */
+        /* insertion sort by (table, address): at most REGMAP_FILE_ROLES spans */
         while (k > 0 && (span[k - 1].table > s.table ||
                          (span[k - 1].table == s.table && span[k - 1].address > s.address))) {
             span[k] = span[k - 1];
@@ -366,14 +367,15 @@ static double rm_kilo(const struct regmap_file_field *f, double v)
     return f->unit == REGMAP_FILE_UNIT_W || f->unit == REGMAP_FILE_UNIT_WH ? v / 1000.0 : v;
 }
 
-int regmap_read(modbus_t *mb,
-                const struct regmap_file *map,
-                struct regmap_reading *out,
-                struct error_detail *ed)
+/* Every present field of map into out->value[] in the planned reads; on
+ * error nothing is present. */
+static int rm_read_fields(modbus_t *mb,
+                          const struct regmap_file *map,
+                          struct regmap_reading *out,
+                          struct error_detail *ed)
 {
     struct regmap_plan plan;
     uint16_t buf[REGMAP_FILE_READ_MAX];
-    const struct regmap_file_field *plug = &map->field[REGMAP_FILE_PLUG];
     int rc = ERROR_OK;
 
     rm_clear(out);
@@ -386,6 +388,19 @@ int regmap_read(modbus_t *mb,
     }
     if (rc) {
         rm_clear(out);
+    }
+    return rc;
+}
+
+int regmap_read(modbus_t *mb,
+                const struct regmap_file *map,
+                struct regmap_reading *out,
+                struct error_detail *ed)
+{
+    const struct regmap_file_field *plug = &map->field[REGMAP_FILE_PLUG];
+    int rc = rm_read_fields(mb, map, out, ed);
+
+    if (rc) {
         goto out;
     }
     out->state = regmap_state(&map->field[REGMAP_FILE_STATUS], out->value[REGMAP_FILE_STATUS]);
@@ -397,6 +412,60 @@ int regmap_read(modbus_t *mb,
         rm_kilo(&map->field[REGMAP_FILE_SESSION_ENERGY], out->value[REGMAP_FILE_SESSION_ENERGY]);
 out:
     return rc;
+}
+
+/* value[role] in kW or kWh when the map has it, else NAN. */
+static double
+rm_meter_value(const struct regmap_file *map, const struct regmap_reading *rr, int role)
+{
+    return rr->present[role] ? rm_kilo(&map->field[role], rr->value[role]) : NAN;
+}
+
+int regmap_read_meter(modbus_t *mb,
+                      const struct regmap_file *map,
+                      struct regmap_meter_reading *out,
+                      struct error_detail *ed)
+{
+    static const int counters[] = {REGMAP_FILE_ENERGY_IMPORT, REGMAP_FILE_ENERGY_EXPORT};
+    struct regmap_reading rr;
+    int rc;
+
+    out->power_kw = out->import_kwh = out->export_kwh = out->voltage_v = NAN;
+    if (map->kind != REGMAP_FILE_KIND_METER) {
+        return error_setf(ed,
+                          ERROR_INVALID,
+                          "%s: a map of kind \"%s\", not a meter map",
+                          map->id,
+                          regmap_file_kind_names[map->kind]);
+    }
+    rc = rm_read_fields(mb, map, &rr, ed);
+    if (rc) {
+        return rc;
+    }
+    if (fabs(rm_meter_value(map, &rr, REGMAP_FILE_POWER)) > REGMAP_METER_KW_MAX) {
+        (void)error_setf(ed,
+                         ERROR_RANGE,
+                         "%.10g %s: beyond +-%g kW, not a grid flow (a garbled register?)",
+                         rr.value[REGMAP_FILE_POWER],
+                         rm_unit(&map->field[REGMAP_FILE_POWER]),
+                         REGMAP_METER_KW_MAX);
+        return rm_prefix(ed, map, REGMAP_FILE_POWER, ERROR_RANGE);
+    }
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+        if (rr.present[counters[i]] && rr.value[counters[i]] < 0) {
+            (void)error_setf(ed,
+                             ERROR_RANGE,
+                             "%.10g %s: an energy counter cannot be negative",
+                             rr.value[counters[i]],
+                             rm_unit(&map->field[counters[i]]));
+            return rm_prefix(ed, map, counters[i], ERROR_RANGE);
+        }
+    }
+    out->power_kw = rm_meter_value(map, &rr, REGMAP_FILE_POWER);
+    out->import_kwh = rm_meter_value(map, &rr, REGMAP_FILE_ENERGY_IMPORT);
+    out->export_kwh = rm_meter_value(map, &rr, REGMAP_FILE_ENERGY_EXPORT);
+    out->voltage_v = rr.present[REGMAP_FILE_VOLTAGE] ? rr.value[REGMAP_FILE_VOLTAGE] : NAN;
+    return ERROR_OK;
 }
 
 /* How far apart two raw values may be and still count as the same: one

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * regmap.h - reads and drives a charging connector through its register map
- * (config/regmap_file.h, docs/devices.md). Three layers, each usable alone:
+ * regmap.h - reads and drives a charging connector, and reads a grid meter,
+ * through a register map (config/regmap_file.h, docs/devices.md). Three
+ * layers, each usable alone:
  *
  *   - codec: decode one field from the registers it occupies, and encode a
  *     setpoint into registers (inverse scale, rounding, range check);
  *   - planning: the fewest contiguous reads that cover every readable field
  *     of a map (fields joined across at most map->max_gap unused registers,
  *     at most map->max_read registers per read);
- *   - transfer: read every field, or write a setpoint and read it back,
- *     through a libmodbus context the caller owns.
+ *   - transfer: read every field of a connector or a meter, or write a
+ *     setpoint and read it back, through a libmodbus context the caller
+ *     owns.
  *
  * No state of its own: every call works on the caller's map, context and
  * result. The libmodbus context must be used by one thread at a time (the
@@ -55,6 +57,19 @@ struct regmap_reading {
     double session_energy_kwh;       /* value[SESSION_ENERGY] in kWh */
 };
 
+/* What one read of a meter found, in kW, kWh and V; NAN when the map has
+ * no such field. */
+struct regmap_meter_reading {
+    double power_kw;   /* net at the connection point, import positive */
+    double import_kwh; /* counter of energy imported */
+    double export_kwh; /* counter of energy exported */
+    double voltage_v;  /* phase voltage */
+};
+
+/* Most net power a meter reading may show, kW: beyond any grid connection
+ * flexd controls, so a larger value is a garbled register, not a flow. */
+#define REGMAP_METER_KW_MAX 1e6
+
 /* Decode field f from regs[0..n-1], where regs[0] is the register f is read
  * from (f->readback). value = raw * scale + offset; for a code field with a
  * mask, raw = (word & mask) >> (trailing zeros of mask), unsigned.
@@ -95,6 +110,17 @@ int regmap_read(modbus_t *mb,
                 const struct regmap_file *map,
                 struct regmap_reading *out,
                 struct error_detail *ed);
+
+/* Read a meter map's fields (map->kind REGMAP_FILE_KIND_METER) from mb,
+ * as regmap_read. ERROR_OK; ERROR_INVALID when map is not a meter map;
+ * ERROR_IO as regmap_read; ERROR_RANGE when a value cannot be decoded (a
+ * NaN or infinite float32), the power is beyond +-REGMAP_METER_KW_MAX or a
+ * counter is negative (ed names the map, the field and the value). On
+ * error every value of *out is NAN. */
+int regmap_read_meter(modbus_t *mb,
+                      const struct regmap_file *map,
+                      struct regmap_meter_reading *out,
+                      struct error_detail *ed);
 
 /* Write setpoint role (REGMAP_FILE_LIMIT or REGMAP_FILE_HEARTBEAT) as value
  * in its unit: encode, write (FC06 for one register, FC16 for two), read

@@ -524,8 +524,7 @@ static int st_check_devices(const struct station *st, struct error_detail *ed)
 
     for (int i = 0; i < st->n_devices; i++) {
         const struct station_device *d = &st->devices[i];
-        int pv_or_storage = d->kind == STATION_DEVICE_PV || d->kind == STATION_DEVICE_STORAGE ||
-                            d->kind == STATION_DEVICE_METER;
+        int pv_or_storage = d->kind == STATION_DEVICE_PV || d->kind == STATION_DEVICE_STORAGE;
 
         snprintf(path, sizeof(path), "devices[%d]", i);
         if (st_check_device_target(st, d, path, ed)) {
@@ -534,7 +533,7 @@ static int st_check_devices(const struct station *st, struct error_detail *ed)
         if (pv_or_storage && d->protocol != STATION_PROTOCOL_SUNSPEC) {
             return error_setf(ed,
                               ERROR_INVALID,
-                              "%s.protocol: \"%s\": meter, PV and storage devices speak SunSpec",
+                              "%s.protocol: \"%s\": PV and storage devices speak SunSpec",
                               path,
                               station_device_protocol_names[d->protocol]);
         }

@@ -196,6 +196,14 @@ static void ds_rm_put(struct ds_dev *d, int role, double v)
     }
 }
 
+/* kW or kWh in the unit of a map's power or energy field (W, Wh: x 1000). */
+static double ds_rm_kilo(const struct ds_dev *d, int role, double v)
+{
+    int unit = d->map->field[role].unit;
+
+    return unit == REGMAP_FILE_UNIT_W || unit == REGMAP_FILE_UNIT_WH ? 1000.0 * v : v;
+}
+
 /* A setpoint stored as if a client had written it: at its address and its
  * read-back register, clamped to its range. */
 static void ds_rm_set(struct ds_dev *d, int role, double v)
@@ -266,8 +274,9 @@ static double ds_conn_from_kw(const struct ds_dev *d, const struct ds_conn *c, d
     }
 }
 
-/* Tables of a connector: each table spans its fields and read-backs. */
-static void ds_tables_regmap(struct ds_dev *d, const struct ds_conn *c)
+/* Tables of a register-map device: each table spans its fields and
+ * read-backs. */
+static void ds_tables_regmap(struct ds_dev *d)
 {
     int lo[2] = {65536, 65536}, hi[2] = {-1, -1};
     const struct regmap_file *m = d->map;
@@ -298,6 +307,13 @@ static void ds_tables_regmap(struct ds_dev *d, const struct ds_conn *c)
             d->tab.tab_input_registers = regs;
         }
     }
+}
+
+/* A connector's registers before the first tick. */
+static void ds_init_conn(struct ds_dev *d, const struct ds_conn *c)
+{
+    const struct regmap_file *m = d->map;
+
     /* until a client says otherwise the charger gives the car what it can */
     ds_rm_set(d, REGMAP_FILE_LIMIT, ds_conn_from_kw(d, c, c->max_kw));
     if (m->present[REGMAP_FILE_HEARTBEAT]) {
@@ -330,7 +346,12 @@ static int ds_tables(struct devsim *ds, struct ds_dev *d, struct error_detail *e
     int rc;
 
     if (d->cfg->protocol == STATION_PROTOCOL_REGMAP) {
-        ds_tables_regmap(d, &ds->conn[d->target]);
+        ds_tables_regmap(d);
+        if (d->cfg->kind == STATION_DEVICE_CONNECTOR) {
+            ds_init_conn(d, &ds->conn[d->target]);
+        } else {
+            ds_rm_put(d, REGMAP_FILE_VOLTAGE, DS_AC_PHASE_V);
+        }
         return ERROR_OK;
     }
     if (d->cfg->protocol == STATION_PROTOCOL_PARKING) {
@@ -415,6 +436,9 @@ static int ds_write_ok(const struct ds_dev *d, int a, int n)
     const uint16_t *ids = d->cfg->kind == STATION_DEVICE_PV ? pv : ess;
     size_t n_ids = d->cfg->kind == STATION_DEVICE_PV ? 3 : 2;
 
+    if (d->cfg->kind == STATION_DEVICE_METER) {
+        return 0; /* a meter takes no setpoint, whatever it speaks */
+    }
     if (d->map) {
         for (int r = a; r < a + n; r++) {
             const struct regmap_file_field *l = &d->map->field[REGMAP_FILE_LIMIT];
@@ -428,7 +452,7 @@ static int ds_write_ok(const struct ds_dev *d, int a, int n)
         }
         return 1;
     }
-    if (!d->img || d->cfg->kind == STATION_DEVICE_METER) {
+    if (!d->img) {
         return 0;
     }
     for (size_t i = 0; i < n_ids; i++) {
@@ -873,7 +897,7 @@ static void ds_controls(struct devsim *ds, struct ds_dev *d, int64_t now)
         ds_ctl_pv(ds, d, now);
     } else if (d->cfg->kind == STATION_DEVICE_STORAGE) {
         ds_ctl_storage(ds, d, now);
-    } else if (d->map) {
+    } else if (d->cfg->kind == STATION_DEVICE_CONNECTOR) {
         ds_ctl_conn(ds, d, now, hb_written, asked);
     }
 }
@@ -961,6 +985,14 @@ static void ds_publish(struct devsim *ds, struct ds_dev *d, const struct devsim_
         ds_ss(d, 802, "W", 1000.0 * s->ess_kw);
         ds_ss(d, 802, "A", 1000.0 * s->ess_kw / 800.0);
         ds_ss(d, 802, "ChaSt", st);
+    } else if (d->cfg->kind == STATION_DEVICE_METER && d->map) {
+        ds_rm_put(d, REGMAP_FILE_POWER, ds_rm_kilo(d, REGMAP_FILE_POWER, s->grid_kw));
+        ds_rm_put(d,
+                  REGMAP_FILE_ENERGY_IMPORT,
+                  ds_rm_kilo(d, REGMAP_FILE_ENERGY_IMPORT, s->import_kwh));
+        ds_rm_put(d,
+                  REGMAP_FILE_ENERGY_EXPORT,
+                  ds_rm_kilo(d, REGMAP_FILE_ENERGY_EXPORT, s->export_kwh));
     } else if (d->cfg->kind == STATION_DEVICE_METER) {
         double w = 1000.0 * s->grid_kw;
 
@@ -977,18 +1009,16 @@ static void ds_publish(struct devsim *ds, struct ds_dev *d, const struct devsim_
         ds_ss(d, 203, "TotWhExp", ds->export_wh);
     } else if (d->map) {
         const struct ds_conn *c = &ds->conn[d->target];
-        int unit = d->map->field[REGMAP_FILE_POWER].unit;
-        int eunit = d->map->field[REGMAP_FILE_SESSION_ENERGY].unit;
         int state = c->kw > 1e-6 ? REGMAP_FILE_CHARGING
                     : c->plugged ? REGMAP_FILE_OCCUPIED
                                  : REGMAP_FILE_AVAILABLE;
 
         ds_rm_code(d, REGMAP_FILE_STATUS, state);
         ds_rm_code(d, REGMAP_FILE_PLUG, c->plugged ? REGMAP_FILE_OCCUPIED : REGMAP_FILE_AVAILABLE);
-        ds_rm_put(d, REGMAP_FILE_POWER, unit == REGMAP_FILE_UNIT_W ? 1000.0 * c->kw : c->kw);
+        ds_rm_put(d, REGMAP_FILE_POWER, ds_rm_kilo(d, REGMAP_FILE_POWER, c->kw));
         ds_rm_put(d,
                   REGMAP_FILE_SESSION_ENERGY,
-                  eunit == REGMAP_FILE_UNIT_WH ? 1000.0 * c->session_kwh : c->session_kwh);
+                  ds_rm_kilo(d, REGMAP_FILE_SESSION_ENERGY, c->session_kwh));
     } else if (d->cfg->kind == STATION_DEVICE_PARKING) {
         memcpy(d->tab.tab_input_bits, ds->space, (size_t)ds->spaces);
         d->tab.tab_input_registers[0] = (uint16_t)(ds->gate_in >> 16);
@@ -1132,22 +1162,29 @@ ds_check(const struct station *st, const struct devsim_options *o, struct error_
     return ERROR_OK;
 }
 
-static int
-ds_map(struct devsim *ds, const char *name, const struct regmap_file **out, struct error_detail *ed)
+/* The map device c names (loaded once per name), if it suits the device. */
+static int ds_map(struct devsim *ds,
+                  const struct station_device *c,
+                  const struct regmap_file **out,
+                  struct error_detail *ed)
 {
-    int rc;
+    int rc = ERROR_OK;
 
-    for (int i = 0; i < ds->n_maps; i++) {
-        if (strcmp(ds->maps[i]->id, name) == 0) {
+    *out = NULL;
+    for (int i = 0; i < ds->n_maps && !*out; i++) {
+        if (strcmp(ds->maps[i]->id, c->map) == 0) {
             *out = ds->maps[i];
-            return ERROR_OK;
         }
     }
-    rc = regmap_file_find(ds->opt.maps_dir, name, &ds->maps[ds->n_maps], ed);
-    if (rc == ERROR_OK) {
+    if (!*out) {
+        rc = regmap_file_find(ds->opt.maps_dir, c->map, &ds->maps[ds->n_maps], ed);
+        if (rc) {
+            error_prefix(ed, c->id);
+            return rc;
+        }
         *out = ds->maps[ds->n_maps++];
     }
-    return rc;
+    return regmap_file_check_device(*out, c, ed);
 }
 
 /* What device d serves: its PV array or connector, its map. */
@@ -1158,6 +1195,9 @@ static int ds_target(struct devsim *ds, struct ds_dev *d, struct error_detail *e
                : c->kind == STATION_DEVICE_PARKING ? STATION_PROTOCOL_PARKING
                                                    : STATION_PROTOCOL_SUNSPEC;
 
+    if (c->kind == STATION_DEVICE_METER && c->protocol == STATION_PROTOCOL_REGMAP) {
+        return ds_map(ds, c, &d->map, ed); /* served through its map */
+    }
     if (c->protocol != want) {
         return error_setf(ed,
                           ERROR_INVALID,
@@ -1183,12 +1223,7 @@ static int ds_target(struct devsim *ds, struct ds_dev *d, struct error_detail *e
         }
         if (d->target >= 0) {
             ds->conn[d->target].dev = d->index;
-            int rc = ds_map(ds, c->map, &d->map, ed);
-
-            if (rc) {
-                error_prefix(ed, c->id);
-            }
-            return rc;
+            return ds_map(ds, c, &d->map, ed);
         }
     } else if (c->kind == STATION_DEVICE_STORAGE && !ds->st.has_ess) {
         return error_setf(ed, ERROR_INVALID, "devices[%d] \"%s\": no ess", d->index, c->id);

@@ -9,8 +9,9 @@
  * One libmodbus TCP server per station device, each on its own port
  * (port_base + device index) and thread: PV inverters, the battery's PCS
  * and the grid meter serve a SunSpec image at 40000 (sim/sunspec_image.h),
- * connectors serve their register map (config/devices/<map>.json), the
- * parking controller serves the parking-io layout. Any unit id is
+ * connectors, and a meter of protocol "regmap", serve their register map
+ * (config/devices/<map>.json), the parking controller serves the
+ * parking-io layout. Any unit id is
  * accepted. A physics thread advances virtual time (speed x real time)
  * every tick: PV from the world's true PV and the curtailment written,
  * the battery in forced operation with its efficiencies and SoC window,
@@ -46,7 +47,7 @@ struct devsim_options {
                            * devsim_plug() */
     int days;             /* world length for PV/base/cars, 1..366, default 2; the world
                            * repeats after it */
-    const char *maps_dir; /* charger register maps, read during devsim_start(); NULL = the
+    const char *maps_dir; /* register maps, read during devsim_start(); NULL = the
                            * source tree's config/devices */
     int tick_ms;          /* physics period in real ms, 5..10000, default 100 */
 };
@@ -59,7 +60,8 @@ void devsim_options_default(struct devsim_options *o);
 /* Build the world (PV, base load, cars), load the register maps, open one
  * listening socket per device of st->devices and start the threads. st is
  * copied. Errors: ERROR_INVALID (an option, a device the simulator cannot
- * serve, more than DEVSIM_CONN_MAX connectors), ERROR_IO (a map cannot be
+ * serve, a map of the wrong kind for its device, more than DEVSIM_CONN_MAX
+ * connectors), ERROR_IO (a map cannot be
  * read, a port cannot be bound: ed names the device, address and cause),
  * others from world_build(); *out is NULL then and nothing is left
  * running. */

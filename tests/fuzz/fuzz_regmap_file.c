@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_regmap_file.c - libFuzzer target for the charger register map
- * parser. Any byte string must give either a valid map or an error with a
- * terminated message; a valid map must print (regmap_file_dump) as a file
- * that parses back and prints identically, plan reads that cover every
- * field within the Modbus read size, and encode every setpoint's range ends.
+ * fuzz_regmap_file.c - libFuzzer target for the register map parser
+ * (connector and meter maps). Any byte string must give either a valid map
+ * or an error with a terminated message; a valid map must print
+ * (regmap_file_dump) as a file that parses back and prints identically,
+ * have the fields its kind requires and none of the other kind's, plan
+ * reads that cover every field within the Modbus read size, and encode
+ * every setpoint's range ends.
  * Replayed over tests/fuzz/corpus/fuzz_regmap_file/ by ctest.
  */
 #include "../../config/regmap_file.h"
@@ -61,6 +63,26 @@ static void fuzz_plan(const struct regmap_file *m)
     }
 }
 
+/* A connector map has every connector role it needs and no meter role; a
+ * meter map has its power and no connector role. */
+static void fuzz_kind(const struct regmap_file *m)
+{
+    int meter = m->kind == REGMAP_FILE_KIND_METER;
+
+    if (!m->present[REGMAP_FILE_POWER] || (!meter && !m->present[REGMAP_FILE_HEARTBEAT])) {
+        abort();
+    }
+    for (int r = 0; r < REGMAP_FILE_ROLES; r++) {
+        int meter_role = r == REGMAP_FILE_POWER || r == REGMAP_FILE_VOLTAGE ||
+                         r == REGMAP_FILE_ENERGY_IMPORT || r == REGMAP_FILE_ENERGY_EXPORT;
+        int connector_role = r < REGMAP_FILE_ENERGY_IMPORT;
+
+        if (m->present[r] && !(meter ? meter_role : connector_role)) {
+            abort();
+        }
+    }
+}
+
 /* A validated setpoint range encodes at both ends. */
 static void fuzz_setpoints(const struct regmap_file *m)
 {
@@ -70,6 +92,9 @@ static void fuzz_setpoints(const struct regmap_file *m)
     for (int r = REGMAP_FILE_LIMIT; r <= REGMAP_FILE_HEARTBEAT; r++) {
         const struct regmap_file_field *f = &m->field[r];
 
+        if (!m->present[r]) {
+            continue; /* a meter map has no setpoints */
+        }
         if (regmap_encode(f, f->min, regs, &ed) != ERROR_OK ||
             regmap_encode(f, f->max, regs, &ed) != ERROR_OK) {
             abort();
@@ -96,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (m) {
         fuzz_round_trip(m);
+        fuzz_kind(m);
         fuzz_plan(m);
         fuzz_setpoints(m);
     }

@@ -7,9 +7,12 @@
  * that keeps another value is caught, an out-of-range setpoint is never
  * sent; the ABB Terra AC map works against a server laid out like the
  * charger (write-only setpoints mirrored to their read-back registers);
- * and each external failure has its named case: an exception reply
- * (illegal data address), a server that never answers (timeout) and a
- * server that hangs up half-way through a read.
+ * the Eastron SDM630 meter map reads float32 power, counters and voltage
+ * from a server laid out like the meter, and refuses its bad replies (NaN,
+ * a power no grid connection carries, a negative counter, an exception
+ * for registers the meter lacks); and each external failure has its named
+ * case: an exception reply (illegal data address), a server that never
+ * answers (timeout) and a server that hangs up half-way through a read.
  */
 #include "check.h"
 
@@ -227,7 +230,7 @@ static void test_sim_read_write(void)
     CHECK(regmap_read(mb, m, &rd, &ed) == ERROR_OK);
     CHECK(atomic_load(&s.requests) == 2); /* input 0..7 and holding 100..101 */
     for (int r = 0; r < REGMAP_FILE_ROLES; r++) {
-        CHECK(rd.present[r] == 1);
+        CHECK(rd.present[r] == (r <= REGMAP_FILE_ERROR_CODE)); /* the connector roles */
     }
     CHECK(rd.value[REGMAP_FILE_STATUS] == 2 && rd.state == REGMAP_FILE_CHARGING);
     CHECK(rd.value[REGMAP_FILE_PLUG] == 1 && rd.plug_state == REGMAP_FILE_OCCUPIED);
@@ -369,6 +372,109 @@ static void test_abb(void)
     regmap_file_free(m);
 }
 
+/* ---- Eastron SDM630 meter ---------------------------------------------------- */
+
+/* f as float32 in two registers, high word first (libmodbus' own float
+ * helpers have swapped bytes between releases, so the test does it). */
+static void ts_float(float f, uint16_t *regs)
+{
+    uint32_t u;
+
+    memcpy(&u, &f, sizeof(u));
+    regs[0] = (uint16_t)(u >> 16);
+    regs[1] = (uint16_t)(u & 0xFFFFu);
+}
+
+/* The meter's input registers 0..n-1 (30001..), float32 high word first:
+ * 230.4 V on L1, net power w W, import 98765.25 kWh, export 4321.5 kWh. */
+static modbus_mapping_t *ts_sdm630_registers(int n, float w)
+{
+    modbus_mapping_t *r = modbus_mapping_new(0, 0, 0, n);
+
+    ts_float(230.4f, &r->tab_input_registers[0x0000]);
+    ts_float(w, &r->tab_input_registers[0x0034]);
+    if (n >= 0x4C) {
+        ts_float(98765.25f, &r->tab_input_registers[0x0048]);
+        ts_float(4321.5f, &r->tab_input_registers[0x004A]);
+    }
+    return r;
+}
+
+/* Serve regs (the server owns them) and connect a client; NULL when the
+ * server cannot listen or the client cannot connect. */
+static modbus_t *ts_up(struct ts_server *s, modbus_mapping_t *regs)
+{
+    if (ts_start(s, regs) != 0) {
+        return NULL;
+    }
+    ts_run(s);
+    return ts_client(s, 2000);
+}
+
+static void test_sdm630(void)
+{
+    struct regmap_file *m = ts_load("eastron-sdm630");
+    struct regmap_file *charger = ts_load("flexd-sim-charger");
+    struct ts_server s;
+    struct regmap_meter_reading rd;
+    struct error_detail ed;
+    modbus_t *mb;
+
+    mb = ts_up(&s, ts_sdm630_registers(0x4C, -12345.5f));
+    if (!mb) {
+        CHECK(0);
+        return;
+    }
+    CHECK(regmap_read_meter(mb, m, &rd, &ed) == ERROR_OK);
+    CHECK(atomic_load(&s.requests) == 3); /* 30001, 30053, 30073..30076 */
+    CHECK(rd.power_kw == -12.3455);       /* exporting */
+    CHECK(rd.import_kwh == 98765.25 && rd.export_kwh == 4321.5);
+    CHECK_NEAR(rd.voltage_v, 230.4, 1e-4);
+    ts_float(7360.0f, &s.map->tab_input_registers[0x0034]);
+    CHECK(regmap_read_meter(mb, m, &rd, &ed) == ERROR_OK && rd.power_kw == 7.36);
+
+    /* bad replies: each refused with the map, the field and the value */
+    s.map->tab_input_registers[0x0034] = 0x7FC0; /* NaN: "not available" */
+    s.map->tab_input_registers[0x0035] = 0x0000;
+    CHECK(regmap_read_meter(mb, m, &rd, &ed) == ERROR_RANGE);
+    CHECK_STR_CONTAINS(ed.text, "eastron-sdm630: power: float32 0x7FC00000: not a finite number");
+    CHECK(isnan(rd.power_kw) && isnan(rd.import_kwh) && isnan(rd.voltage_v));
+    ts_float(3e9f, &s.map->tab_input_registers[0x0034]);
+    CHECK(regmap_read_meter(mb, m, &rd, &ed) == ERROR_RANGE);
+    CHECK_STR_CONTAINS(ed.text, "eastron-sdm630: power: 3000000000 W: beyond +-1e+06 kW");
+    CHECK(isnan(rd.power_kw));
+    ts_float(-150.0f, &s.map->tab_input_registers[0x0034]);
+    ts_float(-1.0f, &s.map->tab_input_registers[0x0048]);
+    CHECK(regmap_read_meter(mb, m, &rd, &ed) == ERROR_RANGE);
+    CHECK_STR_CONTAINS(ed.text,
+                       "eastron-sdm630: energy_import: -1 kWh: an energy counter cannot be "
+                       "negative");
+    ts_float(98765.5f, &s.map->tab_input_registers[0x0048]);
+    CHECK(regmap_read_meter(mb, m, &rd, &ed) == ERROR_OK && rd.power_kw == -0.15);
+    CHECK(rd.import_kwh == 98765.5);
+
+    /* a charger's map is not a meter's */
+    CHECK(regmap_read_meter(mb, charger, &rd, &ed) == ERROR_INVALID);
+    CHECK_STR_CONTAINS(ed.text, "flexd-sim-charger: a map of kind \"connector\", not a meter map");
+    ts_client_close(mb);
+    ts_stop(&s);
+
+    /* a meter without the counters' registers answers an exception */
+    mb = ts_up(&s, ts_sdm630_registers(0x40, 100.0f));
+    if (!mb) {
+        CHECK(0);
+        return;
+    }
+    CHECK(regmap_read_meter(mb, m, &rd, &ed) == ERROR_IO && errno == EMBXILADD);
+    CHECK_STR_CONTAINS(ed.text,
+                       "eastron-sdm630: read input registers 72..75: Illegal data address");
+    CHECK(isnan(rd.power_kw) && isnan(rd.export_kwh));
+    ts_client_close(mb);
+    ts_stop(&s);
+    regmap_file_free(m);
+    regmap_file_free(charger);
+}
+
 /* ---- external failures ---------------------------------------------------- */
 
 static void test_exception_reply(void)
@@ -462,6 +568,7 @@ int main(void)
     test_sim_read_write();
     test_sim_readback();
     test_abb();
+    test_sdm630();
     test_exception_reply();
     test_timeout();
     test_peer_hangs_up();

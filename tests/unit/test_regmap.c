@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_regmap.c - charger register maps without a network: decoding and
+ * test_regmap.c - register maps without a network: decoding and
  * encoding of every word type in both word orders, scale and offset,
  * rounding (halves away from zero), range errors, masks and state codes,
  * a seeded random decode/encode round trip; read planning (gaps, read
  * size, tables, read-back registers); every parser rule with its message
- * ("FILE: json.path: value: rule"); every shipped map in config/devices/
- * and the worked example in docs/devices.md load, and print back to the
- * same map.
+ * ("FILE: json.path: value: rule"), for charger maps and meter maps (the
+ * kind, the meter's roles, a role of the other kind, a map of the wrong
+ * kind for a station device); every shipped map in config/devices/ and the
+ * worked examples in docs/devices.md load, and print back to the same map.
  */
 #include "check.h"
 
@@ -17,6 +18,7 @@
 #include "../../config/regmap_file.h"
 #include "../../io/regmap.h"
 #include "../../models/rng.h"
+#include "../../models/station.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -316,10 +318,11 @@ static int tr_parse(const char *text, struct regmap_file **m, struct error_detai
     return rc;
 }
 
-/* The base map with one edit must fail with rc and a message holding want. */
-static void tr_bad(const char *from, const char *to, int rc_want, const char *want)
+/* A base map with one edit must fail with rc and a message holding want. */
+static void
+tr_bad_in(const char *base, const char *from, const char *to, int rc_want, const char *want)
 {
-    char *text = tr_edit(tr_base, from, to);
+    char *text = tr_edit(base, from, to);
     struct regmap_file *m = NULL;
     struct error_detail ed;
     int rc = tr_parse(text, &m, &ed);
@@ -329,6 +332,11 @@ static void tr_bad(const char *from, const char *to, int rc_want, const char *wa
     CHECK_STR_CONTAINS(ed.text, want);
     CHECK(strncmp(ed.text, "case.json: ", 11) == 0);
     free(text);
+}
+
+static void tr_bad(const char *from, const char *to, int rc_want, const char *want)
+{
+    tr_bad_in(tr_base, from, to, rc_want, want);
 }
 
 static void test_parse_base(void)
@@ -342,8 +350,9 @@ static void test_parse_base(void)
         return;
     }
     for (int r = 0; r < REGMAP_FILE_ROLES; r++) {
-        CHECK(m->present[r] == 1);
+        CHECK(m->present[r] == (r <= REGMAP_FILE_ERROR_CODE)); /* every connector role */
     }
+    CHECK(m->kind == REGMAP_FILE_KIND_CONNECTOR); /* the default */
     CHECK(m->max_gap == 0 && m->max_read == 125);
     CHECK(m->field[REGMAP_FILE_POWER].order == REGMAP_FILE_BIG);
     CHECK(m->field[REGMAP_FILE_POWER].scale == 1 && m->field[REGMAP_FILE_POWER].offset == 0);
@@ -758,6 +767,149 @@ static void tr_round_trip(const struct regmap_file *m)
     free(d2);
 }
 
+/* ---- meter maps ---------------------------------------------------------- */
+
+/* A valid meter map with every meter field (SDM630-like float32 words). */
+static const char tr_meter[] =
+    "{'id': 'case', 'kind': 'meter', 'vendor': 'V', 'model': 'M', 'source': 'S doc v1',"
+    " 'fields': {"
+    "  'power': {'table': 'input', 'address': 52, 'type': 'float32', 'unit': 'W'},"
+    "  'energy_import': {'table': 'input', 'address': 72, 'type': 'float32', 'unit': 'kWh'},"
+    "  'energy_export': {'table': 'input', 'address': 74, 'type': 'float32', 'unit': 'kWh'},"
+    "  'voltage': {'table': 'input', 'address': 0, 'type': 'float32', 'unit': 'V'}}}";
+
+static void test_parse_meter(void)
+{
+    struct regmap_file *m = NULL;
+    struct error_detail ed;
+    struct regmap_plan p;
+    char *a;
+    char *d;
+
+    CHECK(tr_parse(tr_meter, &m, &ed) == ERROR_OK);
+    if (!m) {
+        fprintf(stderr, "meter map: %s\n", ed.text);
+        return;
+    }
+    CHECK(m->kind == REGMAP_FILE_KIND_METER);
+    for (int r = 0; r < REGMAP_FILE_ROLES; r++) {
+        int meter_role = r == REGMAP_FILE_POWER || r == REGMAP_FILE_VOLTAGE ||
+                         r == REGMAP_FILE_ENERGY_IMPORT || r == REGMAP_FILE_ENERGY_EXPORT;
+
+        CHECK(m->present[r] == meter_role);
+    }
+    CHECK(m->field[REGMAP_FILE_ENERGY_EXPORT].readback == 74);
+    regmap_plan_reads(m, &p); /* voltage, power, import + export */
+    CHECK(p.n_blocks == 3 && tr_block_is(&p, 2, REGMAP_FILE_INPUT, 72, 4));
+    d = regmap_file_dump(m);
+    CHECK_STR_CONTAINS(d, "\"kind\":\t\"meter\"");
+    CHECK_STR_CONTAINS(d, "\"energy_export\":");
+    free(d);
+    tr_round_trip(m);
+    regmap_file_free(m);
+
+    /* power alone will do, as int16 in 0.1 kW */
+    a = tr_json("{'id': 'case', 'kind': 'meter', 'vendor': 'V', 'model': 'M', 'source': 'S',"
+                " 'fields': {'power': {'table': 'holding', 'address': 0, 'type': 'int16',"
+                " 'scale': 0.1, 'unit': 'kW'}}}");
+    CHECK(regmap_file_parse(a, strlen(a), "case.json", &m, &ed) == ERROR_OK);
+    CHECK(m && m->present[REGMAP_FILE_POWER] && !m->present[REGMAP_FILE_ENERGY_IMPORT]);
+    regmap_file_free(m);
+    free(a);
+}
+
+static void test_parse_meter_rules(void)
+{
+    const char *power = "  'power': {'table': 'input', 'address': 52, 'type': 'float32', "
+                        "'unit': 'W'},";
+
+    tr_bad_in(tr_meter, power, "", ERROR_INVALID, "fields.power: missing: this field is required");
+    tr_bad_in(tr_meter,
+              power,
+              "  'status': {'table': 'input', 'address': 52, 'type': 'uint16',"
+              "             'states': [{'raw': 0, 'state': 'available'}]},",
+              ERROR_INVALID,
+              "fields.status: an object: a connector field, not allowed in a map of kind "
+              "\"meter\" (its fields: power, energy_import, energy_export, voltage)");
+    tr_bad_in(tr_meter,
+              "'fields': {",
+              "'fields': {'limit': 1, ",
+              ERROR_INVALID,
+              "fields.limit: 1: a connector field, not allowed in a map of kind \"meter\"");
+    tr_bad("'fields': {",
+           "'fields': {'energy_import': {},",
+           ERROR_INVALID,
+           "fields.energy_import: an object: a meter field, not allowed in a map of kind "
+           "\"connector\" (its fields: status, power, session_energy, limit, heartbeat, plug, "
+           "voltage, error_code)");
+    tr_bad_in(tr_meter,
+              "'kind': 'meter'",
+              "'kind': 'inverter'",
+              ERROR_INVALID,
+              "kind: \"inverter\"");
+    tr_bad_in(tr_meter, "'kind': 'meter'", "'kind': 1", ERROR_INVALID, "kind: 1");
+    tr_bad_in(tr_meter,
+              "'address': 52, 'type': 'float32'",
+              "'address': 52, 'type': 'uint32'",
+              ERROR_INVALID,
+              "fields.power.type: \"uint32\": a meter's net power must have a signed type "
+              "(int16, int32 or float32): export reads negative");
+    tr_bad_in(tr_meter,
+              "'address': 72, 'type': 'float32', 'unit': 'kWh'",
+              "'address': 72, 'type': 'float32', 'unit': 'kW'",
+              ERROR_INVALID,
+              "fields.energy_import.unit: \"kW\": must be Wh or kWh");
+    tr_bad_in(tr_meter,
+              "'address': 74,",
+              "'address': 73,",
+              ERROR_INVALID,
+              "fields.energy_export.address: 73: input registers 73..74 overlap "
+              "fields.energy_import.address (72..73)");
+    tr_bad_in(tr_meter,
+              "'address': 0, 'type': 'float32', 'unit': 'V'",
+              "'address': 0, 'type': 'float32', 'unit': 'V', 'access': 'w'",
+              ERROR_INVALID,
+              "fields.voltage.access: \"w\": flexd reads this field");
+    tr_bad_in(tr_meter,
+              "'address': 52, 'type': 'float32', 'unit': 'W'",
+              "'address': 52, 'type': 'float32', 'unit': 'W', 'states': []",
+              ERROR_INVALID,
+              "fields.power.states: unknown key");
+}
+
+/* A map must be of the kind its station device needs. */
+static void test_map_for_device(void)
+{
+    struct regmap_file *meter = NULL;
+    struct regmap_file *conn = NULL;
+    struct station_device dev;
+    struct error_detail ed;
+
+    CHECK(tr_parse(tr_meter, &meter, &ed) == ERROR_OK);
+    CHECK(tr_parse(tr_base, &conn, &ed) == ERROR_OK);
+    if (!meter || !conn) {
+        return;
+    }
+    memset(&dev, 0, sizeof(dev));
+    snprintf(dev.id, sizeof(dev.id), "%s", "grid-meter");
+    dev.kind = STATION_DEVICE_METER;
+    dev.protocol = STATION_PROTOCOL_REGMAP;
+    CHECK(regmap_file_check_device(meter, &dev, &ed) == ERROR_OK);
+    CHECK(regmap_file_check_device(conn, &dev, &ed) == ERROR_INVALID);
+    CHECK_STR_CONTAINS(ed.text,
+                       "device \"grid-meter\": map \"case\": kind \"connector\": a meter "
+                       "device needs a map of kind \"meter\"");
+    dev.kind = STATION_DEVICE_CONNECTOR;
+    CHECK(regmap_file_check_device(conn, &dev, &ed) == ERROR_OK);
+    CHECK(regmap_file_check_device(meter, &dev, &ed) == ERROR_INVALID);
+    CHECK_STR_CONTAINS(ed.text, "kind \"meter\": a connector device needs a map of kind");
+    dev.kind = STATION_DEVICE_PV;
+    CHECK(regmap_file_check_device(meter, &dev, &ed) == ERROR_INVALID);
+    CHECK_STR_CONTAINS(ed.text, "a pv device is not read through a register map");
+    regmap_file_free(meter);
+    regmap_file_free(conn);
+}
+
 static void test_shipped_maps(void)
 {
     char *dir = alloc_printf("%s/config/devices", tr_source_dir());
@@ -790,7 +942,7 @@ static void test_shipped_maps(void)
     if (d) {
         closedir(d);
     }
-    CHECK(n >= 2);
+    CHECK(n >= 3);
     free(dir);
 }
 
@@ -822,6 +974,21 @@ static void test_shipped_contents(void)
         CHECK(p.n_blocks == 2 && tr_block_is(&p, 0, REGMAP_FILE_HOLDING, 100, 2) &&
               tr_block_is(&p, 1, REGMAP_FILE_INPUT, 0, 8));
         CHECK(m->field[REGMAP_FILE_LIMIT].unit == REGMAP_FILE_UNIT_KW);
+    }
+    regmap_file_free(m);
+    CHECK(regmap_file_find(dir, "eastron-sdm630", &m, &ed) == ERROR_OK);
+    if (m) {
+        CHECK(m->kind == REGMAP_FILE_KIND_METER);
+        f = &m->field[REGMAP_FILE_POWER];
+        CHECK(f->table == REGMAP_FILE_INPUT && f->address == 0x0034);
+        CHECK(f->type == REGMAP_FILE_FLOAT32 && f->unit == REGMAP_FILE_UNIT_W);
+        CHECK(m->field[REGMAP_FILE_ENERGY_IMPORT].address == 0x0048);
+        CHECK(m->field[REGMAP_FILE_ENERGY_EXPORT].address == 0x004A);
+        CHECK(m->field[REGMAP_FILE_ENERGY_EXPORT].unit == REGMAP_FILE_UNIT_KWH);
+        regmap_plan_reads(m, &p);
+        CHECK(p.n_blocks == 3 && tr_block_is(&p, 0, REGMAP_FILE_INPUT, 0, 2) &&
+              tr_block_is(&p, 1, REGMAP_FILE_INPUT, 0x34, 2) &&
+              tr_block_is(&p, 2, REGMAP_FILE_INPUT, 0x48, 4));
     }
     regmap_file_free(m);
     CHECK(regmap_file_find(dir, "../devices/abb-terra-ac", &m, &ed) == ERROR_INVALID);
@@ -862,34 +1029,50 @@ static void test_load_name(void)
     free(text);
 }
 
-/* The worked example of docs/devices.md is a valid map. */
+/* The map in the ```json block after marker in doc, or NULL. */
+static struct regmap_file *tr_docs_map(const char *doc, const char *marker)
+{
+    const char *begin = doc ? strstr(doc, marker) : NULL;
+    const char *end;
+    struct regmap_file *m = NULL;
+    struct error_detail ed;
+
+    begin = begin ? strstr(begin, "```json\n") : NULL;
+    end = begin ? strstr(begin + 8, "```") : NULL;
+    CHECK(begin && end);
+    if (begin && end &&
+        regmap_file_parse(begin + 8, (size_t)(end - begin - 8), "docs", &m, &ed) != ERROR_OK) {
+        fprintf(stderr, "docs example %s: %s\n", marker, ed.text);
+    }
+    CHECK(m != NULL);
+    return m;
+}
+
+/* The worked examples of docs/devices.md (a charger, a meter) are valid maps. */
 static void test_docs_example(void)
 {
     char *path = alloc_printf("%s/docs/devices.md", tr_source_dir());
     char *doc = NULL;
     size_t len = 0;
     struct error_detail ed;
-    struct regmap_file *m = NULL;
+    struct regmap_file *m;
     struct regmap_plan p;
-    const char *begin;
-    const char *end;
 
     CHECK(fileio_read_all(path, 1 << 20, &doc, &len, &ed) == ERROR_OK);
-    begin = doc ? strstr(doc, "<!-- regmap-example:begin -->") : NULL;
-    begin = begin ? strstr(begin, "```json\n") : NULL;
-    end = begin ? strstr(begin + 8, "```") : NULL;
-    CHECK(begin && end);
-    if (begin && end) {
-        CHECK(regmap_file_parse(begin + 8, (size_t)(end - begin - 8), "docs", &m, &ed) == ERROR_OK);
-    }
+    m = tr_docs_map(doc, "<!-- regmap-example:begin -->");
     if (m) {
         CHECK(strcmp(m->id, "example-wallbox") == 0);
         regmap_plan_reads(m, &p);
         CHECK(p.n_blocks == 2 && tr_block_is(&p, 0, REGMAP_FILE_HOLDING, 10, 3) &&
               tr_block_is(&p, 1, REGMAP_FILE_INPUT, 0, 8));
         CHECK(regmap_state(&m->field[REGMAP_FILE_STATUS], -1) == REGMAP_FILE_FAULT);
-    } else {
-        fprintf(stderr, "docs example: %s\n", ed.text);
+    }
+    regmap_file_free(m);
+    m = tr_docs_map(doc, "<!-- regmap-meter-example:begin -->");
+    if (m) {
+        CHECK(strcmp(m->id, "example-meter") == 0 && m->kind == REGMAP_FILE_KIND_METER);
+        regmap_plan_reads(m, &p);
+        CHECK(p.n_blocks == 1 && tr_block_is(&p, 0, REGMAP_FILE_HOLDING, 100, 6));
     }
     regmap_file_free(m);
     free(doc);
@@ -917,6 +1100,9 @@ int main(int argc, char **argv)
     test_parse_rules_setpoints();
     test_parse_rules_layout();
     test_parse_input_caps();
+    test_parse_meter();
+    test_parse_meter_rules();
+    test_map_for_device();
     test_plan();
     test_shipped_maps();
     test_shipped_contents();

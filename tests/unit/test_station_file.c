@@ -8,6 +8,7 @@
  * "FILE: json.path: value: rule" (missing field, typo, wrong type, 1e999,
  * negative power, efficiency outside (0, 1], soc window, connector vs
  * cabinet power, import limit vs transformer, duplicate ids, parking,
+ * the meter's protocols (SunSpec or a register map; PV and storage SunSpec),
  * tariff gaps/overlaps/months/price order, time zone, duplicate keys, not
  * JSON, empty, deep nesting, a 1 MB payload).
  */
@@ -303,6 +304,42 @@ static void test_fields(void)
             NULL);
 }
 
+/* The meter speaks SunSpec or is read through a register map; PV and
+ * storage speak SunSpec only. */
+static void test_meter_protocol(void)
+{
+    const char *meter = "'kind': 'meter', 'protocol': 'sunspec',";
+    char *text = sft_edit(sft_shipped,
+                          meter,
+                          "'kind': 'meter', 'protocol': 'regmap', 'map': 'eastron-sdm630',");
+    struct station *st = NULL;
+    struct error_detail ed;
+    int m;
+
+    CHECK(station_file_parse(text, strlen(text), "ulanhada.json", &st, &ed) == ERROR_OK);
+    m = st ? station_find_device(st, STATION_DEVICE_METER, NULL) : -1;
+    CHECK(m >= 0 && st->devices[m].protocol == STATION_PROTOCOL_REGMAP);
+    CHECK(m >= 0 && strcmp(st->devices[m].map, "eastron-sdm630") == 0);
+    station_free(st);
+    free(text);
+    sft_bad(meter,
+            "'kind': 'meter', 'protocol': 'regmap',",
+            ERROR_INVALID,
+            "devices[0].map: \"\": a regmap device needs a map",
+            NULL);
+    sft_bad(meter,
+            "'kind': 'meter', 'protocol': 'parking-io',",
+            ERROR_INVALID,
+            "devices[0].protocol: \"parking-io\": the parking controller, and only it, speaks "
+            "parking-io",
+            NULL);
+    sft_bad("'kind': 'storage', 'protocol': 'sunspec',",
+            "'kind': 'storage', 'protocol': 'regmap', 'map': 'eastron-sdm630',",
+            ERROR_INVALID,
+            "devices[4].protocol: \"regmap\": PV and storage devices speak SunSpec",
+            NULL);
+}
+
 static void test_rules(void)
 {
     sft_bad("'import_limit_kw': 720",
@@ -588,6 +625,7 @@ int main(void)
     test_shipped_round_trip();
     test_fields();
     test_rules();
+    test_meter_protocol();
     test_tariff_rules();
     test_malformed();
     free(sft_shipped);
