@@ -2,7 +2,11 @@
 /*
  * mqtt.c - the MQTT transport on paho.mqtt.c's asynchronous client: a
  * persistent QoS 1 session, the outbox drained in order with a bounded
- * window, status/will, and reconnection with exponential backoff.
+ * window, status/will, and reconnection with exponential backoff. This file
+ * holds the client's lifetime, paho's callbacks, connecting and the mqtt
+ * thread; mqtt_publish.c the outbox-backed publish path and the calls of
+ * any thread, mqtt_options.c the checks of the options (the shared
+ * internals in mqtt_internal.h).
  *
  * Threads and locks. The module's own thread ("mqtt thread") owns the
  * connection state, the list of operations handed to paho and the window;
@@ -32,6 +36,7 @@
  */
 #include "mqtt.h"
 
+#include "mqtt_internal.h"
 #include "dispatch_msg.h"
 #include "outbox.h"
 
@@ -47,10 +52,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MOD "mqtt"
-
 #define MQTT_CONNECT_TIMEOUT_S  10
-#define MQTT_RETRY_MS           1000 /* the outbox or paho refused: try the queue again */
 #define MQTT_STOP_OFFLINE_MS    2000
 #define MQTT_STOP_DISCONNECT_MS 2000
 
@@ -65,89 +67,6 @@
  * (or older) server finds no shared cipher and fails the handshake.
  * Verified against a TLS 1.2-only mosquitto in tests/integration/test_mqtt.c. */
 #define MQTT_TLS12_CIPHERS "PSK-AES256-GCM-SHA384"
-
-enum mqtt_op_kind {
-    OP_CONNECT,
-    OP_PUBLISH,
-    OP_STATUS,
-    OP_SUBSCRIBE,
-    OP_DISCONNECT,
-};
-
-struct mqtt_op {
-    struct mqtt *m;
-    enum mqtt_op_kind kind;
-    int64_t seq;   /* OP_PUBLISH: outbox seq */
-    int token;     /* paho's token: the MQTT packet id */
-    uint64_t gen;  /* connection generation it was sent in */
-    int tracked;   /* its outbox row was marked in flight with token */
-    int in_window; /* counted in m->window */
-    int offline;   /* OP_STATUS: the "offline" of mqtt_stop() */
-    struct mqtt_op *prev, *next;
-};
-
-enum mqtt_event_kind {
-    EV_OK,
-    EV_FAIL,
-    EV_LOST,
-};
-
-struct mqtt_event {
-    enum mqtt_event_kind kind;
-    struct mqtt_op *op; /* NULL for EV_LOST */
-    int code;           /* paho code; connect: session present; subscribe: refusals */
-    char text[160];
-};
-
-struct mqtt_queue {
-    struct mqtt_event *v;
-    size_t n, cap;
-};
-
-enum mqtt_state {
-    STATE_DOWN,
-    STATE_CONNECTING,
-    STATE_UP,
-};
-
-struct mqtt {
-    /* copies of the options, fixed after mqtt_start() */
-    char *uri, *client_id, *prefix, *status_topic;
-    char *will; /* the will's payload for the connection being made (mqtt thread) */
-    char *ca_file, *cert_file, *key_file, *username, *password;
-    char **subs;
-    int *sub_qos;
-    int nsubs, tls, keepalive_s, backoff_min_ms, backoff_max_ms;
-    size_t prefix_len;
-    mqtt_message_fn on_message;
-    void *user;
-    struct clock *clock;
-    MQTTAsync client;
-
-    pthread_mutex_t ob_mu; /* guards ob */
-    struct outbox *ob;
-
-    pthread_mutex_t mu; /* guards everything down to the next comment */
-    pthread_cond_t cv;
-    struct mqtt_queue q;
-    int wake, stopping, connected;
-    int64_t connects, published, acked, failures;
-    char tls_error[160];
-
-    /* the mqtt thread's own */
-    pthread_t thread;
-    int thread_started;
-    struct mqtt_queue work;
-    enum mqtt_state state;
-    uint64_t gen;
-    int window;
-    struct mqtt_op *ops;
-    int64_t next_connect_ms, retry_at_ms;
-    int64_t down_since_ms; /* start of the current outage (or of mqtt_start()) */
-    int attempts, run_failures;
-    int down_logged, send_trouble, store_trouble, offline_done, disconnect_done;
-    uint64_t rng;
-};
 
 static void mqtt_trace(enum MQTTASYNC_TRACE_LEVELS level, char *message)
 {
@@ -277,7 +196,7 @@ static int mqtt_on_message(void *ctx, char *topic, int topic_len, MQTTAsync_mess
 
 /* ---- operations handed to paho (mqtt thread) --------------------------- */
 
-static struct mqtt_op *mqtt_op_new(struct mqtt *m, enum mqtt_op_kind kind)
+struct mqtt_op *mqtt_op_new(struct mqtt *m, enum mqtt_op_kind kind)
 {
     struct mqtt_op *op = ALLOC_NEW(struct mqtt_op);
 
@@ -292,7 +211,7 @@ static struct mqtt_op *mqtt_op_new(struct mqtt *m, enum mqtt_op_kind kind)
     return op;
 }
 
-static void mqtt_op_free(struct mqtt *m, struct mqtt_op *op)
+void mqtt_op_free(struct mqtt *m, struct mqtt_op *op)
 {
     if (op->prev) {
         op->prev->next = op->next;
@@ -305,7 +224,7 @@ static void mqtt_op_free(struct mqtt *m, struct mqtt_op *op)
     free(op);
 }
 
-static void mqtt_response_options(MQTTAsync_responseOptions *r, struct mqtt_op *op)
+void mqtt_response_options(MQTTAsync_responseOptions *r, struct mqtt_op *op)
 {
     MQTTAsync_responseOptions init = MQTTAsync_responseOptions_initializer;
 
@@ -315,7 +234,7 @@ static void mqtt_response_options(MQTTAsync_responseOptions *r, struct mqtt_op *
     r->context = op;
 }
 
-static int64_t mqtt_now(const struct mqtt *m)
+int64_t mqtt_now(const struct mqtt *m)
 {
     return clock_mono_ms(m->clock);
 }
@@ -345,34 +264,6 @@ static void mqtt_set_connected(struct mqtt *m, int up)
     m->connected = up;
     m->connects += up;
     pthread_mutex_unlock(&m->mu);
-}
-
-static void mqtt_store_trouble(struct mqtt *m, const struct error_detail *ed)
-{
-    if (!m->store_trouble) {
-        LOGE(MOD, "%s: outbox: %s; retrying", m->uri, ed->text);
-    }
-    m->store_trouble = 1;
-    m->retry_at_ms = mqtt_now(m) + MQTT_RETRY_MS;
-}
-
-/* Everything in flight goes back in the queue: a new generation starts. */
-static void mqtt_requeue(struct mqtt *m)
-{
-    struct error_detail ed;
-    int rc;
-
-    m->gen++;
-    m->window = 0;
-    for (struct mqtt_op *op = m->ops; op; op = op->next) {
-        op->in_window = 0;
-    }
-    pthread_mutex_lock(&m->ob_mu);
-    rc = outbox_requeue(m->ob, &ed);
-    pthread_mutex_unlock(&m->ob_mu);
-    if (rc) {
-        mqtt_store_trouble(m, &ed);
-    }
 }
 
 static void mqtt_schedule_connect(struct mqtt *m)
@@ -436,7 +327,7 @@ static void mqtt_drop_client(struct mqtt *m)
 
 /* The connection is gone or unusable: new client, everything unacknowledged
  * queued again, reconnect after the first backoff step. */
-static void mqtt_reset(struct mqtt *m)
+void mqtt_reset(struct mqtt *m)
 {
     int rc;
 
@@ -639,66 +530,6 @@ static void mqtt_lost(struct mqtt *m, const char *cause)
     mqtt_reset(m);
 }
 
-/* Is op's message in flight again under another op of this generation? */
-static int mqtt_resent(const struct mqtt *m, const struct mqtt_op *op)
-{
-    for (const struct mqtt_op *o = m->ops; o; o = o->next) {
-        if (o != op && o->kind == OP_PUBLISH && o->in_window && o->seq == op->seq) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void mqtt_acked(struct mqtt *m, struct mqtt_op *op)
-{
-    struct error_detail ed;
-    int rc = ERROR_OK;
-
-    if (op->in_window) {
-        m->window--;
-    }
-    pthread_mutex_lock(&m->ob_mu);
-    if (op->gen == m->gen && op->tracked) {
-        rc = outbox_ack(m->ob, op->token, NULL, &ed);
-    } else if (!mqtt_resent(m, op)) {
-        /* a PUBACK from an earlier connection, or for a message whose row
-         * could not be marked: the broker has it, so it need not go again */
-        LOGD(MOD,
-             "%s: late PUBACK for outbox seq %lld (packet id %d)",
-             m->uri,
-             (long long)op->seq,
-             op->token);
-        rc = outbox_delete(m->ob, op->seq, &ed);
-    }
-    pthread_mutex_unlock(&m->ob_mu);
-    if (rc) {
-        mqtt_store_trouble(m, &ed);
-    }
-    pthread_mutex_lock(&m->mu);
-    m->acked++;
-    pthread_mutex_unlock(&m->mu);
-}
-
-static void mqtt_publish_failed(struct mqtt *m, struct mqtt_op *op, int code)
-{
-    int current = op->gen == m->gen && op->in_window;
-
-    if (op->in_window) {
-        m->window--;
-    }
-    if (current && m->state == STATE_UP) {
-        /* later messages may be on the wire already: only a new connection
-         * that starts again from the oldest keeps the order */
-        LOGW(MOD,
-             "%s: publish of outbox seq %lld failed (%s); reconnecting",
-             m->uri,
-             (long long)op->seq,
-             MQTTAsync_strerror(code));
-        mqtt_reset(m);
-    }
-}
-
 static void mqtt_handle(struct mqtt *m, const struct mqtt_event *e)
 {
     struct mqtt_op op;
@@ -747,102 +578,6 @@ static void mqtt_handle(struct mqtt *m, const struct mqtt_event *e)
     case OP_DISCONNECT:
         m->disconnect_done = 1;
         break;
-    }
-}
-
-/* Hand one outbox message to paho; -1 when the queue should wait. */
-static int mqtt_send_entry(struct mqtt *m, const struct outbox_entry *e)
-{
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    MQTTAsync_responseOptions r;
-    struct mqtt_op *op = mqtt_op_new(m, OP_PUBLISH);
-    struct error_detail ed;
-    int rc;
-
-    op->seq = e->seq;
-    msg.payload = e->payload;
-    msg.payloadlen = (int)e->payload_len;
-    msg.qos = 1;
-    msg.retained = e->retained;
-    mqtt_response_options(&r, op);
-    rc = MQTTAsync_sendMessage(m->client, e->topic, &msg, &r);
-    if (rc == MQTTASYNC_BAD_UTF8_STRING || rc == MQTTASYNC_TOPICNAME_TRUNCATED ||
-        rc == MQTTASYNC_NULL_PARAMETER || rc == MQTTASYNC_BAD_QOS) {
-        /* it can never go: dropping it is better than blocking the queue */
-        LOGE(MOD,
-             "%s: outbox seq %lld on %s: %s: dropped",
-             m->uri,
-             (long long)e->seq,
-             e->topic,
-             MQTTAsync_strerror(rc));
-        mqtt_op_free(m, op);
-        pthread_mutex_lock(&m->ob_mu);
-        rc = outbox_delete(m->ob, e->seq, &ed);
-        pthread_mutex_unlock(&m->ob_mu);
-        return rc ? (mqtt_store_trouble(m, &ed), -1) : 0;
-    }
-    if (rc != MQTTASYNC_SUCCESS) {
-        if (rc == MQTTASYNC_DISCONNECTED) {
-            /* the connection just dropped: its connectionLost event follows */
-            LOGD(MOD, "%s: publish while disconnected: waiting for the loss event", m->uri);
-        } else if (!m->send_trouble) {
-            LOGW(MOD, "%s: paho refuses to publish: %s; retrying", m->uri, MQTTAsync_strerror(rc));
-        }
-        m->send_trouble = 1;
-        m->retry_at_ms = mqtt_now(m) + MQTT_RETRY_MS;
-        mqtt_op_free(m, op);
-        return -1;
-    }
-    m->send_trouble = 0;
-    op->token = r.token;
-    op->in_window = 1;
-    m->window++;
-    pthread_mutex_lock(&m->mu);
-    m->published++;
-    pthread_mutex_unlock(&m->mu);
-    pthread_mutex_lock(&m->ob_mu);
-    rc = outbox_mark_in_flight(m->ob, e->seq, op->token, &ed);
-    pthread_mutex_unlock(&m->ob_mu);
-    if (rc == ERROR_OK) {
-        op->tracked = 1;
-    } else if (rc != ERROR_STATE) {
-        mqtt_store_trouble(m, &ed);
-        return -1;
-    }
-    /* ERROR_STATE: a newer message of its topic replaced it (coalescing)
-     * after outbox_next(), or paho reused a packet id whose PUBACK event is
-     * still queued here (after wrapping at 65535). The op stays untracked:
-     * its PUBACK deletes by seq unless the row went out again meanwhile. */
-    return 0;
-}
-
-static void mqtt_drain(struct mqtt *m)
-{
-    while (m->state == STATE_UP && m->window < MQTT_MAX_IN_FLIGHT) {
-        struct outbox_entry e;
-        struct error_detail ed;
-        int found = 0;
-        int rc;
-
-        pthread_mutex_lock(&m->ob_mu);
-        rc = outbox_next(m->ob, &e, &found, &ed);
-        pthread_mutex_unlock(&m->ob_mu);
-        if (rc) {
-            mqtt_store_trouble(m, &ed);
-            return;
-        }
-        if (!found) {
-            break;
-        }
-        rc = mqtt_send_entry(m, &e);
-        outbox_entry_clear(&e);
-        if (rc) {
-            return;
-        }
-    }
-    if (m->store_trouble) {
-        LOGI(MOD, "%s: outbox readable again", m->uri);
-        m->store_trouble = 0;
     }
 }
 
@@ -931,208 +666,6 @@ static void *mqtt_thread_main(void *arg)
         mqtt_set_connected(m, 0);
     }
     return NULL;
-}
-
-/* ---- options ----------------------------------------------------------- */
-
-void mqtt_options_default(struct mqtt_options *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->host = "127.0.0.1";
-    o->port = 1883;
-    o->keepalive_s = 30;
-    o->backoff_min_ms = 500;
-    o->backoff_max_ms = 30000;
-}
-
-/* Well-formed UTF-8 without overlong forms or surrogates (MQTT 3.1.1 1.5.3). */
-static int mqtt_utf8_ok(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    while (*p) {
-        unsigned c = *p;
-        int n = c < 0x80             ? 0
-                : (c & 0xE0) == 0xC0 ? 1
-                : (c & 0xF0) == 0xE0 ? 2
-                : (c & 0xF8) == 0xF0 ? 3
-                                     : -1;
-        unsigned cp;
-
-        if (n < 0) {
-            return 0;
-        }
-        cp = n == 0 ? c : c & (0x3Fu >> n);
-        for (int i = 1; i <= n; i++) {
-            if ((p[i] & 0xC0) != 0x80) {
-                return 0;
-            }
-            cp = cp << 6 | (p[i] & 0x3Fu);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return 0;
-        }
-        p += n + 1;
-    }
-    return 1;
-}
-
-/* A relative topic name (wildcards = 0) or filter (wildcards = 1). */
-static int mqtt_check_topic(const struct mqtt *m,
-                            const char *what,
-                            const char *t,
-                            int wildcards,
-                            struct error_detail *ed)
-{
-    size_t len = t ? strlen(t) : 0;
-
-    if (len == 0 || m->prefix_len + 1 + len > OUTBOX_TOPIC_MAX || !mqtt_utf8_ok(t)) {
-        return error_setf(ed,
-                          ERROR_INVALID,
-                          "mqtt: %s \"%.64s\": must be 1 to %zu bytes of UTF-8 after the prefix",
-                          what,
-                          t ? t : "",
-                          OUTBOX_TOPIC_MAX - m->prefix_len - 1);
-    }
-    for (size_t i = 0; i < len; i++) {
-        int level_start = i == 0 || t[i - 1] == '/';
-        int level_end = i + 1 == len || t[i + 1] == '/';
-        int bad = 0;
-
-        if (t[i] == '+') {
-            bad = !wildcards || !level_start || !level_end;
-        } else if (t[i] == '#') {
-            bad = !wildcards || !level_start || i + 1 != len;
-        }
-        if (bad) {
-            return error_setf(ed,
-                              ERROR_INVALID,
-                              "mqtt: %s \"%.64s\": %s",
-                              what,
-                              t,
-                              wildcards ? "'+' must fill a level and '#' must be the last level"
-                                        : "a topic name has no wildcards");
-        }
-    }
-    return ERROR_OK;
-}
-
-static int mqtt_check_file(const char *what, const char *path, struct error_detail *ed)
-{
-    if (path && access(path, R_OK) != 0) {
-        return error_setf(ed, ERROR_INVALID, "mqtt: %s: %s: cannot be read", what, path);
-    }
-    return ERROR_OK;
-}
-
-static int mqtt_check_options(const struct mqtt_options *o, struct error_detail *ed)
-{
-    int rc = ERROR_OK;
-
-    if (!o->host || !*o->host || strlen(o->host) > 253) {
-        rc = error_setf(ed, ERROR_INVALID, "mqtt: host: required, at most 253 bytes");
-    } else if (o->port < 1 || o->port > 65535) {
-        rc = error_setf(ed, ERROR_INVALID, "mqtt: port: %d: must be in [1, 65535]", o->port);
-    } else if (!o->client_id || !*o->client_id || strlen(o->client_id) > 256 ||
-               !mqtt_utf8_ok(o->client_id)) {
-        rc = error_setf(ed, ERROR_INVALID, "mqtt: client_id: required, 1 to 256 bytes of UTF-8");
-    } else if (!o->prefix || !*o->prefix || strpbrk(o->prefix, "+#") || o->prefix[0] == '$' ||
-               o->prefix[strlen(o->prefix) - 1] == '/' || strlen(o->prefix) > 256 ||
-               !mqtt_utf8_ok(o->prefix)) {
-        rc = error_setf(ed,
-                        ERROR_INVALID,
-                        "mqtt: prefix \"%.64s\": required, 1 to 256 bytes of UTF-8 without"
-                        " wildcards, a leading '$' or a trailing '/'",
-                        o->prefix ? o->prefix : "");
-    } else if (o->keepalive_s < 5 || o->keepalive_s > 3600) {
-        rc = error_setf(ed,
-                        ERROR_INVALID,
-                        "mqtt: keepalive_s: %d: must be in [5, 3600]",
-                        o->keepalive_s);
-    } else if (!o->outbox_path || !*o->outbox_path) {
-        rc = error_setf(ed, ERROR_INVALID, "mqtt: outbox_path: required");
-    } else if (o->backoff_min_ms < 10 || o->backoff_max_ms < o->backoff_min_ms ||
-               o->backoff_max_ms > 3600000) {
-        rc = error_setf(ed,
-                        ERROR_INVALID,
-                        "mqtt: backoff_min_ms %d, backoff_max_ms %d: need 10 <= min <= max <="
-                        " 3600000",
-                        o->backoff_min_ms,
-                        o->backoff_max_ms);
-    } else if (o->password && !o->username) {
-        rc = error_setf(ed, ERROR_INVALID, "mqtt: password: needs a username");
-    } else if (!o->tls && (o->ca_file || o->cert_file || o->key_file)) {
-        rc = error_setf(ed, ERROR_INVALID, "mqtt: ca_file, cert_file, key_file: need tls 1");
-    } else if (!o->cert_file != !o->key_file) {
-        rc = error_setf(ed, ERROR_INVALID, "mqtt: cert_file and key_file: give both or neither");
-    }
-    if (!rc) {
-        rc = mqtt_check_file("ca_file", o->ca_file, ed);
-    }
-    if (!rc) {
-        rc = mqtt_check_file("cert_file", o->cert_file, ed);
-    }
-    if (!rc) {
-        rc = mqtt_check_file("key_file", o->key_file, ed);
-    }
-    return rc;
-}
-
-static char *mqtt_strdup_or_null(const char *s)
-{
-    return s ? alloc_strdup(s) : NULL;
-}
-
-/* Copy the options and subscriptions into m (checked first). */
-static int mqtt_configure(struct mqtt *m,
-                          const struct mqtt_options *o,
-                          const char *const *subscriptions,
-                          struct error_detail *ed)
-{
-    int v6 = strchr(o->host, ':') != NULL && o->host[0] != '[';
-    int rc = mqtt_check_options(o, ed);
-
-    if (rc) {
-        return rc;
-    }
-    m->uri = alloc_printf("%s://%s%s%s:%d",
-                          o->tls ? "ssl" : "tcp",
-                          v6 ? "[" : "",
-                          o->host,
-                          v6 ? "]" : "",
-                          o->port);
-    m->client_id = alloc_strdup(o->client_id);
-    m->prefix = alloc_strdup(o->prefix);
-    m->prefix_len = strlen(o->prefix);
-    m->status_topic = alloc_printf("%s/status", o->prefix);
-    m->ca_file = mqtt_strdup_or_null(o->ca_file);
-    m->cert_file = mqtt_strdup_or_null(o->cert_file);
-    m->key_file = mqtt_strdup_or_null(o->key_file);
-    m->username = mqtt_strdup_or_null(o->username);
-    m->password = mqtt_strdup_or_null(o->password);
-    m->tls = o->tls ? 1 : 0;
-    m->keepalive_s = o->keepalive_s;
-    m->backoff_min_ms = o->backoff_min_ms;
-    m->backoff_max_ms = o->backoff_max_ms;
-    while (subscriptions && subscriptions[m->nsubs]) {
-        if (m->nsubs == MQTT_MAX_SUBSCRIPTIONS) {
-            return error_setf(ed,
-                              ERROR_INVALID,
-                              "mqtt: subscriptions: more than %d",
-                              MQTT_MAX_SUBSCRIPTIONS);
-        }
-        rc = mqtt_check_topic(m, "subscription", subscriptions[m->nsubs], 1, ed);
-        if (rc) {
-            return rc;
-        }
-        m->subs = alloc_resize(m->subs, (size_t)m->nsubs + 1, sizeof(*m->subs));
-        m->sub_qos = alloc_resize(m->sub_qos, (size_t)m->nsubs + 1, sizeof(*m->sub_qos));
-        m->subs[m->nsubs] = alloc_printf("%s/%s", o->prefix, subscriptions[m->nsubs]);
-        m->sub_qos[m->nsubs] = 1;
-        m->nsubs++;
-    }
-    return ERROR_OK;
 }
 
 /* ---- lifetime ---------------------------------------------------------- */
@@ -1261,97 +794,4 @@ void mqtt_stop(struct mqtt *m)
     MQTTAsync_destroy(&m->client);
     LOGI(MOD, "%s: stopped", m->uri);
     mqtt_free(m);
-}
-
-/* ---- any thread -------------------------------------------------------- */
-
-int mqtt_publish(struct mqtt *m,
-                 const char *topic,
-                 const char *payload,
-                 size_t len,
-                 int retained,
-                 int cls,
-                 const char *inbound_id,
-                 struct error_detail *ed)
-{
-    char full[OUTBOX_TOPIC_MAX + 1];
-    struct outbox_msg msg;
-    struct error_detail local;
-    int rc;
-
-    if (!ed) {
-        ed = &local;
-    }
-    rc = mqtt_check_topic(m, "topic", topic, 0, ed);
-    if (!rc && (cls < 0 || cls >= OUTBOX_NCLASSES)) {
-        rc = error_setf(ed, ERROR_INVALID, "mqtt: %s: class %d: unknown", topic, cls);
-    }
-    if (rc) {
-        return rc;
-    }
-    snprintf(full, sizeof(full), "%s/%s", m->prefix, topic);
-    memset(&msg, 0, sizeof(msg));
-    msg.topic = full;
-    msg.payload = payload;
-    msg.payload_len = len;
-    msg.qos = 1;
-    msg.retained = retained ? 1 : 0;
-    msg.cls = (enum outbox_class)cls;
-    msg.inbound_id = inbound_id;
-    pthread_mutex_lock(&m->ob_mu);
-    rc = outbox_append(m->ob, &msg, NULL, ed);
-    pthread_mutex_unlock(&m->ob_mu);
-    if (!rc) {
-        pthread_mutex_lock(&m->mu);
-        m->wake = 1;
-        pthread_cond_signal(&m->cv);
-        pthread_mutex_unlock(&m->mu);
-    }
-    return rc;
-}
-
-int mqtt_clear_retained(struct mqtt *m, const char *topic)
-{
-    struct error_detail ed;
-    int rc = mqtt_publish(m, topic, "", 0, 1, OUTBOX_ACK, NULL, &ed);
-
-    if (rc) {
-        LOGE(MOD, "cannot clear the retained message: %s", ed.text);
-    }
-    return rc;
-}
-
-int mqtt_inbound_seen(struct mqtt *m, const char *id)
-{
-    struct error_detail ed;
-    int seen = 0;
-    int rc;
-
-    pthread_mutex_lock(&m->ob_mu);
-    rc = outbox_inbound_seen(m->ob, id, &seen, &ed);
-    pthread_mutex_unlock(&m->ob_mu);
-    if (rc) {
-        LOGE(MOD, "inbound id lookup: %s", ed.text);
-        return -1;
-    }
-    return seen;
-}
-
-void mqtt_stats(struct mqtt *m, struct mqtt_stats *out)
-{
-    struct outbox_stats st;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&m->mu);
-    out->connected = m->connected;
-    out->connects = m->connects;
-    out->published = m->published;
-    out->acked = m->acked;
-    out->connect_failures = m->failures;
-    pthread_mutex_unlock(&m->mu);
-    pthread_mutex_lock(&m->ob_mu);
-    rc = outbox_stats(m->ob, &st, NULL);
-    pthread_mutex_unlock(&m->ob_mu);
-    out->queued = rc ? -1 : (int64_t)st.queued + st.in_flight;
 }
