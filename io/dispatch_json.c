@@ -2,7 +2,7 @@
 /*
  * dispatch_json.c - the outbound half of io/dispatch_msg.h: acks, adjustable
  * capacity, DR performance, live data, the daily report and the status,
- * built with cJSON (io/dispatch_msg.c holds the inbound parsers). Pure
+ * built with cJSON (io/dispatch_msg*.c hold the inbound parsers). Pure
  * functions; any thread.
  */
 #include "dispatch_msg.h"
