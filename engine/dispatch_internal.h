@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #define DS_EVENTS_MAX 32
-#define DS_PIECES_MAX 32  /* live.c's LIVE_DR_MAX */
+#define DS_PIECES_MAX 32  /* LIVE_DR_MAX in live_internal.h */
 #define DS_PERF_MAX   192 /* performance steps kept per event for the reports */
 
 /* Lifecycle (docs/dr.md): received -> validated -> accepted | rejected ->
