@@ -55,39 +55,50 @@ int live_conn_index(const struct live *l, const char *id)
     return -1;
 }
 
-/* Apply a driver's declaration waiting for connector k to its open session
- * (or drop it once it has waited too long for a car); returns 1 when
- * applied. */
-static int live_apply_declared(struct live *l, int k, int64_t now)
+/* Apply the drivers' declarations waiting for connectors with an open
+ * session, and drop those that have waited too long for a car; one lock
+ * per cycle. Returns 1 when one was applied. */
+static int live_apply_declared(struct live *l, int64_t now)
 {
-    struct live_session *s = &l->sess[k];
-    struct live_declared d;
+    struct live_declared take[LIVE_CONNECTORS_MAX];
+    int changed = 0;
 
     pthread_mutex_lock(&l->dr_mu);
-    d = l->declared[k];
-    if (d.set && (s->open || now - d.received_ms > LIVE_DECLARE_HOLD_MS)) {
-        l->declared[k].set = 0;
+    for (int k = 0; k < l->n_conn; k++) {
+        struct live_declared *d = &l->declared[k];
+
+        take[k].set = d->set && l->sess[k].open;
+        if (take[k].set) {
+            take[k] = *d;
+        }
+        if (d->set && (l->sess[k].open || now - d->received_ms > LIVE_DECLARE_HOLD_MS)) {
+            d->set = 0;
+        }
     }
     pthread_mutex_unlock(&l->dr_mu);
-    if (!d.set || !s->open) {
-        return 0;
+    for (int k = 0; k < l->n_conn; k++) {
+        struct live_session *s = &l->sess[k];
+
+        if (!take[k].set) {
+            continue;
+        }
+        if (take[k].departure_ms > 0) {
+            s->departure_ms = take[k].departure_ms;
+            s->declared_departure = 1;
+        }
+        if (!isnan(take[k].wanted_kwh)) {
+            s->wanted_kwh = take[k].wanted_kwh;
+            s->declared_energy = 1;
+        }
+        LOGI("live",
+             "session %s: declared%s%s",
+             s->id,
+             take[k].departure_ms > 0 ? " departure" : "",
+             !isnan(take[k].wanted_kwh) ? " energy" : "");
+        live_put_session(l, k, 0);
+        changed = 1;
     }
-    if (d.departure_ms > 0) {
-        s->departure_ms = d.departure_ms;
-        s->declared_departure = 1;
-    }
-    if (!isnan(d.wanted_kwh)) {
-        s->wanted_kwh = d.wanted_kwh;
-        s->declared_energy = 1;
-    }
-    LOGI("live",
-         "session %s: declared %s%s%.1f kWh",
-         s->id,
-         d.departure_ms > 0 ? "departure " : "",
-         d.departure_ms > 0 ? "and " : "",
-         s->wanted_kwh);
-    live_put_session(l, k, 0);
-    return 1;
+    return changed;
 }
 
 /* Open and close sessions from connector states; returns 1 on a change. */
@@ -137,9 +148,8 @@ int live_sessions(struct live *l, int64_t now)
         if (s->open) {
             s->delivered_kwh = l->rd[d].session_kwh;
         }
-        changed |= live_apply_declared(l, k, now);
     }
-    return changed;
+    return changed | live_apply_declared(l, now);
 }
 
 /* The controller input for now: measured state, sessions, DR events. */

@@ -33,6 +33,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const dm_code_names[] = {
@@ -197,6 +198,16 @@ struct dispatch_error *dm_begin(struct dispatch_error *err, struct dispatch_erro
     err = err ? err : local;
     memset(err, 0, sizeof(*err));
     return err;
+}
+
+int dm_end(int rc, void *out, size_t size, cJSON *root, struct dm_wire *w)
+{
+    if (rc != DISPATCH_OK && rc != DISPATCH_EXPIRED) {
+        memset(out, 0, size);
+    }
+    cJSON_Delete(root);
+    free(w);
+    return rc;
 }
 
 /* ---- the rule gate --------------------------------------------------------------- */

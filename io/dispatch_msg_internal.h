@@ -151,6 +151,11 @@ int dm_read(const char *payload,
 /* err itself, else local; either cleared. */
 struct dispatch_error *dm_begin(struct dispatch_error *err, struct dispatch_error *local);
 
+/* The end of a parse: out (size bytes) zeroed unless rc is OK or EXPIRED
+ * (an expired message is kept whole, for the log), root and w freed;
+ * returns rc. */
+int dm_end(int rc, void *out, size_t size, cJSON *root, struct dm_wire *w);
+
 /* Start and end of each of w's intervals (first_start: where the first one
  * starts when nothing else says; may be NULL). */
 int dm_resolve(const struct dm_wire *w,

@@ -136,12 +136,7 @@ int dispatch_parse_event(const char *payload,
                             now_ms);
         }
     }
-    if (rc != DISPATCH_OK && rc != DISPATCH_EXPIRED) {
-        memset(out, 0, sizeof(*out));
-    }
-    cJSON_Delete(root);
-    free(w);
-    return rc;
+    return dm_end(rc, out, sizeof(*out), root, w);
 }
 
 /* ---- command ---------------------------------------------------------------------- */
@@ -221,12 +216,7 @@ int dispatch_parse_command(const char *payload,
     } else if (rc == DISPATCH_OK) {
         rc = dm_command_rules(w, now_ms, out, err);
     }
-    if (rc != DISPATCH_OK && rc != DISPATCH_EXPIRED) {
-        memset(out, 0, sizeof(*out));
-    }
-    cJSON_Delete(root);
-    free(w);
-    return rc;
+    return dm_end(rc, out, sizeof(*out), root, w);
 }
 
 /* ---- session/declare -------------------------------------------------------------- */
@@ -289,12 +279,7 @@ int dispatch_parse_declaration(const char *payload,
     if (rc == DISPATCH_OK) {
         rc = dm_declaration_rules(w, now_ms, out, err);
     }
-    if (rc != DISPATCH_OK && rc != DISPATCH_EXPIRED) {
-        memset(out, 0, sizeof(*out));
-    }
-    cJSON_Delete(root);
-    free(w);
-    return rc;
+    return dm_end(rc, out, sizeof(*out), root, w);
 }
 
 /* ---- tariff ------------------------------------------------------------------------ */
